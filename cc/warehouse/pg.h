@@ -1,0 +1,99 @@
+// A PostgreSQL client connection (libpq) with errors as absl::Status.
+//
+//   PV_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(conninfo));
+//   PV_RETURN_IF_ERROR(conn->Exec("BEGIN"));
+//   PV_ASSIGN_OR_RETURN(PgResult r, conn->Query("SELECT max(date_key) FROM dim_date"));
+//   PV_RETURN_IF_ERROR(conn->CopyIn("COPY t FROM STDIN (FORMAT binary)", data));
+//
+// Errors carry PostgreSQL's message, SQLSTATE and the statement's first line;
+// never the connection string or a password. Not thread-safe: one connection
+// per thread.
+#ifndef PV_WAREHOUSE_PG_H_
+#define PV_WAREHOUSE_PG_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace pv::warehouse {
+
+// Owns a PGresult. Values are text (the default result format).
+class PgResult {
+ public:
+  PgResult() = default;
+  explicit PgResult(pg_result* result);
+  PgResult(PgResult&& other) noexcept;
+  PgResult& operator=(PgResult&& other) noexcept;
+  ~PgResult();
+
+  int rows() const;
+  int columns() const;
+  bool IsNull(int row, int column) const;
+  // The text of a value; empty for NULL. Valid while this PgResult lives.
+  absl::string_view Get(int row, int column) const;
+  // The value parsed as an integer; 0 for NULL or non-numeric text.
+  int64_t GetInt(int row, int column) const;
+  pg_result* get() const { return result_; }
+
+ private:
+  pg_result* result_ = nullptr;
+};
+
+class PgConnection {
+ public:
+  // Connects with a libpq conninfo string or URI; empty means libpq's own
+  // defaults and PG* environment variables. The password should come from
+  // PGPASSWORD or a passfile, not the conninfo. Errors name host and port
+  // only.
+  static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(
+      const std::string& conninfo);
+  ~PgConnection();
+
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  // Runs one or more statements that return no rows.
+  absl::Status Exec(absl::string_view sql);
+  // Runs one statement with text parameters ($1, $2, ...) and returns its rows.
+  absl::StatusOr<PgResult> Query(absl::string_view sql,
+                                 const std::vector<std::string>& params = {});
+
+  // COPY ... FROM STDIN: `produce` is called repeatedly with a buffer to fill
+  // (cleared before each call) and returns false when there is no more data,
+  // or an error status to abort the COPY (the server then rolls it back).
+  using CopyProducer = std::function<absl::StatusOr<bool>(std::string* chunk)>;
+  absl::Status CopyIn(absl::string_view copy_sql, const CopyProducer& produce);
+  // COPY ... FROM STDIN of one buffer.
+  absl::Status CopyIn(absl::string_view copy_sql, absl::string_view data);
+  // COPY ... TO STDOUT: returns the whole output.
+  absl::StatusOr<std::string> CopyOut(absl::string_view copy_sql);
+
+  // The server's backend process id (for tests that kill a load mid-way).
+  int BackendPid() const;
+  // host:port of the connection, for messages.
+  std::string Describe() const;
+
+ private:
+  explicit PgConnection(pg_conn* conn) : conn_(conn) {}
+  absl::Status ResultStatus(pg_result* result, absl::string_view sql) const;
+
+  pg_conn* conn_;
+};
+
+// Quotes an identifier ("fact_product_views_d20240101").
+std::string QuoteIdent(absl::string_view ident);
+// Quotes a literal ('it''s').
+std::string QuoteLiteral(absl::string_view literal);
+
+}  // namespace pv::warehouse
+
+#endif  // PV_WAREHOUSE_PG_H_
