@@ -15,6 +15,7 @@ namespace {
 
 constexpr absl::Duration kTtyInterval = absl::Milliseconds(500);
 constexpr absl::Duration kLogInterval = absl::Seconds(10);
+constexpr absl::Duration kMaxInterval = absl::Hours(1);
 
 // `value` with one decimal and a power-of-1000 suffix from `suffixes`.
 std::string ScaleDecimal(double value, const char* const* suffixes,
@@ -94,7 +95,7 @@ Progress::Progress(absl::string_view what, absl::string_view unit,
       tty_(options.tty.has_value() ? *options.tty
                                    : ::isatty(STDERR_FILENO) == 1),
       interval_(options.interval > absl::ZeroDuration()
-                    ? options.interval
+                    ? std::min(options.interval, kMaxInterval)
                     : (tty_ ? kTtyInterval : kLogInterval)),
       sink_(std::move(options.sink)),
       start_(absl::Now()),
@@ -106,19 +107,21 @@ void Progress::Finish() {
   if (finished_) return;
   finished_ = true;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
+  stop_requested_.notify_one();
   thread_.join();
   Report(/*final_report=*/true);
 }
 
 void Progress::Run() {
-  absl::MutexLock lock(&mu_);
-  while (!mu_.AwaitWithTimeout(absl::Condition(&stop_), interval_)) {
-    mu_.Unlock();
+  const auto interval = absl::ToChronoNanoseconds(interval_);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_requested_.wait_for(lock, interval, [this] { return stop_; })) {
+    lock.unlock();
     Report(/*final_report=*/false);
-    mu_.Lock();
+    lock.lock();
   }
 }
 

@@ -15,14 +15,15 @@
 #define PV_COMMON_PROGRESS_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace pv {
@@ -44,6 +45,7 @@ class Progress {
     // isatty(STDERR_FILENO).
     std::optional<bool> tty;
     // Time between reports. Zero: 0.5 s on a terminal, 10 s otherwise.
+    // Capped at one hour.
     absl::Duration interval = absl::ZeroDuration();
     // Receives each report. On a terminal it gets "\r<line>" with trailing
     // spaces that blank a longer previous line, and the final report ends
@@ -92,8 +94,11 @@ class Progress {
   std::atomic<uint64_t> units_{0};
   std::atomic<uint64_t> bytes_{0};
 
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built with
+  // TSan, so TSan cannot see absl::Mutex synchronize; it does see pthreads.
+  std::mutex mu_;
+  std::condition_variable stop_requested_;
+  bool stop_ = false;  // guarded by mu_
   size_t last_line_length_ = 0;  // only touched by the reporting side
   bool finished_ = false;
   std::thread thread_;  // last: started after everything above is set

@@ -1,0 +1,211 @@
+// Highway dynamic dispatch: this file is compiled once per target ISA by
+// re-including itself through foreach_target.h.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "cc/etl/kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#include "cc/etl/kernels.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace pv::etl {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// One round of the 32-bit mixer, on vectors; the scalar twin is Mix32 below.
+template <class D, class V>
+HWY_INLINE V MixVec(D d, V h, V x, uint32_t mul) {
+  h = hn::Xor(h, hn::Mul(x, hn::Set(d, 0x9E3779B1u)));
+  h = hn::Xor(h, hn::ShiftRight<15>(h));
+  h = hn::Mul(h, hn::Set(d, mul));
+  return h;
+}
+
+template <class D, class V>
+HWY_INLINE V FinishVec(D d, V h) {
+  h = hn::Xor(h, hn::ShiftRight<16>(h));
+  h = hn::Mul(h, hn::Set(d, 0x85EBCA6Bu));
+  h = hn::Xor(h, hn::ShiftRight<13>(h));
+  h = hn::Mul(h, hn::Set(d, 0xC2B2AE35u));
+  return hn::Xor(h, hn::ShiftRight<16>(h));
+}
+
+void HashGrainsImpl(const GrainColumns& cols, size_t n, uint64_t* out) {
+  const hn::ScalableTag<uint32_t> d;
+  const size_t lanes = hn::Lanes(d);
+  HWY_ALIGN uint32_t hi[hn::MaxLanes(d)];
+  HWY_ALIGN uint32_t lo[hn::MaxLanes(d)];
+  const uint32_t* day = reinterpret_cast<const uint32_t*>(cols.day);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    auto a = hn::LoadU(d, day + i);
+    auto b = hn::LoadU(d, cols.product + i);
+    auto c = hn::LoadU(d, cols.store + i);
+    auto e = hn::LoadU(d, cols.referrer + i);
+    auto f = hn::LoadU(d, cols.device + i);
+    auto h1 = hn::Set(d, 0x243F6A88u);
+    auto h2 = hn::Set(d, 0x85A308D3u);
+    h1 = MixVec(d, h1, a, 0xCC9E2D51u);
+    h2 = MixVec(d, h2, a, 0x1B873593u);
+    h1 = MixVec(d, h1, b, 0xCC9E2D51u);
+    h2 = MixVec(d, h2, b, 0x1B873593u);
+    h1 = MixVec(d, h1, c, 0xCC9E2D51u);
+    h2 = MixVec(d, h2, c, 0x1B873593u);
+    h1 = MixVec(d, h1, e, 0xCC9E2D51u);
+    h2 = MixVec(d, h2, e, 0x1B873593u);
+    h1 = MixVec(d, h1, f, 0xCC9E2D51u);
+    h2 = MixVec(d, h2, f, 0x1B873593u);
+    hn::Store(FinishVec(d, h1), d, hi);
+    hn::Store(FinishVec(d, h2), d, lo);
+    for (size_t k = 0; k < lanes; ++k) {
+      out[i + k] = (static_cast<uint64_t>(hi[k]) << 32) | lo[k];
+    }
+  }
+  for (; i < n; ++i) {
+    out[i] = HashGrain(cols.day[i], cols.product[i], cols.store[i],
+                       cols.referrer[i], cols.device[i]);
+  }
+}
+
+size_t SelectFactRowsImpl(const int32_t* day, const uint32_t* product,
+                          size_t n, int32_t lo, int32_t hi, uint32_t* out) {
+  const hn::ScalableTag<int32_t> di;
+  const hn::ScalableTag<uint32_t> du;
+  const size_t lanes = hn::Lanes(di);
+  const auto vlo = hn::Set(di, lo);
+  const auto vhi = hn::Set(di, hi);
+  const auto zero = hn::Zero(du);
+  auto index = hn::Iota(du, 0);
+  const auto step = hn::Set(du, static_cast<uint32_t>(lanes));
+  size_t count = 0;
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    auto vd = hn::LoadU(di, day + i);
+    auto vp = hn::LoadU(du, product + i);
+    // Highway 1.0 has no Ge/Le for signed lanes: select "not outside".
+    auto outside = hn::Or(hn::Lt(vd, vlo), hn::Gt(vd, vhi));
+    auto has_product = hn::Ne(vp, zero);
+    auto keep = hn::AndNot(hn::RebindMask(du, outside), has_product);
+    count += hn::CompressStore(index, keep, du, out + count);
+    index = hn::Add(index, step);
+  }
+  for (; i < n; ++i) {
+    if (day[i] >= lo && day[i] <= hi && product[i] != 0) {
+      out[count++] = static_cast<uint32_t>(i);
+    }
+  }
+  return count;
+}
+
+int32_t MaxDayImpl(const int32_t* day, size_t n) {
+  const hn::ScalableTag<int32_t> d;
+  const size_t lanes = hn::Lanes(d);
+  auto m = hn::Set(d, INT32_MIN);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) m = hn::Max(m, hn::LoadU(d, day + i));
+  int32_t best = hn::GetLane(hn::MaxOfLanes(d, m));
+  for (; i < n; ++i) best = day[i] > best ? day[i] : best;
+  return best;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace pv::etl
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "hwy/targets.h"
+
+namespace pv::etl {
+
+HWY_EXPORT(HashGrainsImpl);
+HWY_EXPORT(SelectFactRowsImpl);
+HWY_EXPORT(MaxDayImpl);
+
+namespace {
+
+bool ForceScalar() {
+  static const bool force = [] {
+    const char* env = std::getenv("PV_SIMD");
+    return env != nullptr && std::strcmp(env, "scalar") == 0;
+  }();
+  return force;
+}
+
+inline uint32_t Mix32(uint32_t h, uint32_t x, uint32_t mul) {
+  h ^= x * 0x9E3779B1u;
+  h ^= h >> 15;
+  return h * mul;
+}
+
+inline uint32_t Finish32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85EBCA6Bu;
+  h ^= h >> 13;
+  h *= 0xC2B2AE35u;
+  return h ^ (h >> 16);
+}
+
+}  // namespace
+
+uint64_t HashGrain(int32_t day, uint32_t product, uint32_t store,
+                   uint32_t referrer, uint32_t device) {
+  uint32_t h1 = 0x243F6A88u, h2 = 0x85A308D3u;
+  for (uint32_t x : {static_cast<uint32_t>(day), product, store, referrer,
+                     device}) {
+    h1 = Mix32(h1, x, 0xCC9E2D51u);
+    h2 = Mix32(h2, x, 0x1B873593u);
+  }
+  return (static_cast<uint64_t>(Finish32(h1)) << 32) | Finish32(h2);
+}
+
+void HashGrainsScalar(const GrainColumns& cols, size_t n, uint64_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = HashGrain(cols.day[i], cols.product[i], cols.store[i],
+                       cols.referrer[i], cols.device[i]);
+  }
+}
+
+size_t SelectFactRowsScalar(const int32_t* day, const uint32_t* product,
+                            size_t n, int32_t lo, int32_t hi, uint32_t* out) {
+  size_t count = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (day[i] >= lo && day[i] <= hi && product[i] != 0) {
+      out[count++] = static_cast<uint32_t>(i);
+    }
+  }
+  return count;
+}
+
+int32_t MaxDayScalar(const int32_t* day, size_t n) {
+  int32_t best = INT32_MIN;
+  for (size_t i = 0; i < n; ++i) best = day[i] > best ? day[i] : best;
+  return best;
+}
+
+void HashGrains(const GrainColumns& cols, size_t n, uint64_t* out) {
+  if (ForceScalar()) return HashGrainsScalar(cols, n, out);
+  HWY_DYNAMIC_DISPATCH(HashGrainsImpl)(cols, n, out);
+}
+
+size_t SelectFactRows(const int32_t* day, const uint32_t* product, size_t n,
+                      int32_t lo, int32_t hi, uint32_t* out) {
+  if (ForceScalar()) return SelectFactRowsScalar(day, product, n, lo, hi, out);
+  return HWY_DYNAMIC_DISPATCH(SelectFactRowsImpl)(day, product, n, lo, hi, out);
+}
+
+int32_t MaxDay(const int32_t* day, size_t n) {
+  if (ForceScalar()) return MaxDayScalar(day, n);
+  return HWY_DYNAMIC_DISPATCH(MaxDayImpl)(day, n);
+}
+
+const char* ActiveKernelName() {
+  if (ForceScalar()) return "scalar";
+  return hwy::TargetName(hwy::SupportedAndGeneratedTargets()[0]);
+}
+
+}  // namespace pv::etl
+#endif  // HWY_ONCE
