@@ -39,6 +39,11 @@ class LogMessage {
   LogLevel level_;
   std::ostringstream stream_;
 };
+// Turns `stream << ...` into void, for the conditional in PV_LOG; `&` binds
+// more loosely than `<<`.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
 }  // namespace internal
 }  // namespace pv
 
@@ -47,10 +52,15 @@ class LogMessage {
 #define PV_LOG_LEVEL_WARNING ::pv::LogLevel::kWarning
 #define PV_LOG_LEVEL_ERROR ::pv::LogLevel::kError
 
-#define PV_LOG(level)                                                \
-  if (PV_LOG_LEVEL_##level < ::pv::MinLogLevel()) {                  \
-  } else                                                             \
-    ::pv::internal::LogMessage(PV_LOG_LEVEL_##level, __FILE__, __LINE__) \
-        .stream()
+// Expands to an expression (not an if/else), so `if (x) PV_LOG(INFO) << y;`
+// needs no braces and draws no dangling-else warning. The stream operands
+// are not evaluated when the level is below the minimum.
+#define PV_LOG(level)                                                  \
+  !(PV_LOG_LEVEL_##level >= ::pv::MinLogLevel())                       \
+      ? (void)0                                                        \
+      : ::pv::internal::LogVoidify() &                                 \
+            ::pv::internal::LogMessage(PV_LOG_LEVEL_##level, __FILE__, \
+                                       __LINE__)                       \
+                .stream()
 
 #endif  // PV_COMMON_LOGGING_H_

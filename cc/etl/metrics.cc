@@ -1,0 +1,89 @@
+#include "cc/etl/metrics.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "cc/common/status.h"
+#include "cc/event/event.h"
+
+namespace pv::etl {
+
+std::string MetricsReport::ToText() const {
+  std::string out;
+  absl::StrAppend(&out,
+                  "# HELP pv_batch_success 1 if the last batch run committed.\n"
+                  "# TYPE pv_batch_success gauge\n"
+                  "pv_batch_success ", success_ ? 1 : 0, "\n",
+                  "# HELP pv_batch_last_run_timestamp_seconds When the last run ended.\n"
+                  "# TYPE pv_batch_last_run_timestamp_seconds gauge\n",
+                  absl::StrFormat("pv_batch_last_run_timestamp_seconds %.3f\n",
+                                  absl::ToUnixMicros(absl::Now()) / 1e6),
+                  "# HELP pv_batch_duration_seconds Wall time of the last run.\n"
+                  "# TYPE pv_batch_duration_seconds gauge\n",
+                  absl::StrFormat("pv_batch_duration_seconds %.3f\n", duration_),
+                  "# HELP pv_batch_fact_rows Fact rows loaded by the last run.\n"
+                  "# TYPE pv_batch_fact_rows gauge\n"
+                  "pv_batch_fact_rows ", fact_rows_, "\n");
+  if (has_counts_) {
+    absl::StrAppend(
+        &out,
+        "# HELP pv_batch_records_total Records of the last run by outcome.\n"
+        "# TYPE pv_batch_records_total gauge\n",
+        "pv_batch_records_total{outcome=\"valid\"} ", counts_.valid, "\n",
+        "pv_batch_records_total{outcome=\"invalid\"} ", counts_.invalid_total(), "\n",
+        "pv_batch_records_total{outcome=\"fact\"} ", counts_.fact_events, "\n",
+        "pv_batch_records_total{outcome=\"skipped_no_product\"} ",
+        counts_.skipped_no_product, "\n",
+        "pv_batch_records_total{outcome=\"other_days\"} ", counts_.other_days, "\n",
+        "# HELP pv_batch_invalid_records_total Invalid records of the last run by reason.\n"
+        "# TYPE pv_batch_invalid_records_total gauge\n");
+    for (size_t r = 1; r < counts_.invalid.size(); ++r) {
+      absl::StrAppend(&out, "pv_batch_invalid_records_total{reason=\"",
+                      event::InvalidName(static_cast<event::Invalid>(r)), "\"} ",
+                      counts_.invalid[r], "\n");
+    }
+    absl::StrAppend(&out,
+                    "# HELP pv_batch_input_bytes JSON payload bytes read by the last run.\n"
+                    "# TYPE pv_batch_input_bytes gauge\n"
+                    "pv_batch_input_bytes ", counts_.payload_bytes, "\n");
+  }
+  if (!phases_.empty()) {
+    absl::StrAppend(&out,
+                    "# HELP pv_batch_phase_seconds Wall time per phase of the last run.\n"
+                    "# TYPE pv_batch_phase_seconds gauge\n");
+    for (const auto& [phase, seconds] : phases_) {
+      absl::StrAppend(&out, absl::StrFormat(
+                                "pv_batch_phase_seconds{phase=\"%s\"} %.3f\n",
+                                phase, seconds));
+    }
+  }
+  return out;
+}
+
+absl::Status MetricsReport::WriteFile(const std::string& path) const {
+  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  const std::string text = ToText();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(errno, "create metrics file", tmp);
+  ssize_t n = ::write(fd, text.data(), text.size());
+  int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) {
+    ::unlink(tmp.c_str());
+    return ErrnoStatus(err, "write metrics file", tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus(err, "rename metrics file to", path);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pv::etl

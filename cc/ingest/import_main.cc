@@ -1,0 +1,217 @@
+// import: newline-delimited JSON files (a topic dump, a mongoexport) ->
+// segment files, for backfills.
+//
+//   bazel run //cc/ingest:import -- --input=events.ndjson --segments=DIR
+//
+// Each non-blank line becomes one record, untouched (the batch job decides
+// what is invalid); its coordinate is the input file and the line number.
+// Segments roll every --segment-mb of payload; each is published atomically.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "cc/common/cli.h"
+#include "cc/common/config.h"
+#include "cc/common/logging.h"
+#include "cc/common/progress.h"
+#include "cc/common/shutdown.h"
+#include "cc/common/status.h"
+#include "cc/segment/segment.h"
+
+ABSL_FLAG(std::vector<std::string>, input, {},
+          "NDJSON input file(s), comma-separated or repeated; '-' reads stdin.");
+ABSL_FLAG(std::string, segments, "",
+          "Output directory for segment files (env PV_SEGMENTS_DIR); created if "
+          "missing.");
+ABSL_FLAG(int, segment_mb, 256, "Roll to a new segment after this many MB of payload.");
+ABSL_FLAG(std::string, codec, "zstd", "Block compression: zstd, lz4 or none.");
+
+namespace pv::ingest {
+namespace {
+
+constexpr char kUsage[] =
+    "import: convert newline-delimited JSON into segment files.\n"
+    "\n"
+    "  import --input=FILE [--input=FILE ...] --segments=DIR\n"
+    "\n"
+    "Every non-blank line becomes one record (invalid JSON included: the\n"
+    "batch job quarantines it). Blank lines are skipped. Exit codes: 0 done;\n"
+    "1 failed (published segments stay valid); 2 bad usage; 130 interrupted.";
+
+struct Totals {
+  uint64_t records = 0, blank = 0, bytes = 0, segments = 0;
+};
+
+class SegmentSink {
+ public:
+  SegmentSink(std::string dir, segment::Codec codec, uint64_t roll_bytes)
+      : dir_(std::move(dir)), codec_(codec), roll_bytes_(roll_bytes) {}
+
+  absl::Status Append(const std::string& source, int64_t line,
+                      absl::string_view payload, Totals* totals) {
+    if (writer_ != nullptr &&
+        (source != source_ || writer_->payload_bytes() >= roll_bytes_)) {
+      PV_RETURN_IF_ERROR(Publish(totals));
+    }
+    if (writer_ == nullptr) {
+      segment::WriterOptions o;
+      o.dir = dir_;
+      o.kind = segment::SourceKind::kFile;
+      o.source = source;
+      o.codec = codec_;
+      PV_ASSIGN_OR_RETURN(writer_, segment::SegmentWriter::Create(o));
+      source_ = source;
+    }
+    segment::RecordMeta meta;
+    meta.partition = -1;
+    meta.offset = line;
+    return writer_->Append(meta, payload);
+  }
+
+  absl::Status Publish(Totals* totals) {
+    if (writer_ == nullptr) return absl::OkStatus();
+    PV_ASSIGN_OR_RETURN(segment::SegmentInfo info, writer_->Publish());
+    PV_LOG(INFO) << "published " << info.path << " (" << info.records
+                 << " records, " << info.file_bytes << " bytes)";
+    writer_.reset();
+    ++totals->segments;
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string dir_;
+  segment::Codec codec_;
+  uint64_t roll_bytes_;
+  std::string source_;
+  std::unique_ptr<segment::SegmentWriter> writer_;
+};
+
+absl::Status ImportFile(const std::string& path, SegmentSink& sink,
+                        Progress& progress, Totals* totals) {
+  int fd = path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
+  const std::string source = path == "-" ? "stdin" : path;
+  std::string buffer;
+  std::vector<char> chunk(4 << 20);
+  int64_t line = 0;
+  absl::Status status;
+  auto consume_line = [&](absl::string_view text) -> absl::Status {
+    ++line;
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (absl::StripAsciiWhitespace(text).empty()) {
+      ++totals->blank;
+      return absl::OkStatus();
+    }
+    ++totals->records;
+    totals->bytes += text.size();
+    progress.Add(1, text.size());
+    return sink.Append(source, line, text, totals);
+  };
+  while (status.ok()) {
+    if (ShutdownRequested()) {
+      status = absl::CancelledError("interrupted");
+      break;
+    }
+    ssize_t n = ::read(fd, chunk.data(), chunk.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      status = ErrnoStatus(errno, "read", path);
+      break;
+    }
+    if (n == 0) break;
+    buffer.append(chunk.data(), static_cast<size_t>(n));
+    size_t start = 0;
+    while (status.ok()) {
+      size_t nl = buffer.find('\n', start);
+      if (nl == std::string::npos) break;
+      status = consume_line(absl::string_view(buffer).substr(start, nl - start));
+      start = nl + 1;
+    }
+    buffer.erase(0, start);
+  }
+  if (status.ok() && !buffer.empty()) status = consume_line(buffer);  // no final newline
+  if (fd != STDIN_FILENO) ::close(fd);
+  return Annotate(status, absl::StrCat(source, " line ", line));
+}
+
+int Run() {
+  const absl::Time started = absl::Now();
+  std::vector<std::string> inputs = absl::GetFlag(FLAGS_input);
+  std::string dir = FlagOrEnv(absl::GetFlag(FLAGS_segments), {"PV_SEGMENTS_DIR"}, "");
+  if (inputs.empty() || dir.empty()) {
+    PV_LOG(ERROR) << "--input=FILE and --segments=DIR are required (see --help)";
+    return 2;
+  }
+  segment::Codec codec;
+  std::string c = absl::GetFlag(FLAGS_codec);
+  if (c == "zstd") {
+    codec = segment::Codec::kZstd;
+  } else if (c == "lz4") {
+    codec = segment::Codec::kLz4;
+  } else if (c == "none") {
+    codec = segment::Codec::kNone;
+  } else {
+    PV_LOG(ERROR) << "--codec=" << c << ": expected zstd, lz4 or none";
+    return 2;
+  }
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    PV_LOG(ERROR) << ErrnoStatus(errno, "create directory", dir);
+    return 1;
+  }
+  uint64_t total_bytes = 0;
+  for (const std::string& in : inputs) {
+    struct stat st;
+    if (in != "-" && ::stat(in.c_str(), &st) == 0) total_bytes += st.st_size;
+  }
+  Progress progress("import", "records", 0);
+  SegmentSink sink(dir, codec,
+                   static_cast<uint64_t>(absl::GetFlag(FLAGS_segment_mb)) << 20);
+  Totals totals;
+  absl::Status status;
+  for (const std::string& in : inputs) {
+    status = ImportFile(in, sink, progress, &totals);
+    if (!status.ok()) break;
+  }
+  // What was read before an error or an interrupt is still published whole.
+  absl::Status published = sink.Publish(&totals);
+  progress.Finish();
+  if (status.ok()) status = published;
+  double seconds = absl::ToDoubleSeconds(absl::Now() - started);
+  std::fprintf(stdout,
+               "\nimport %s\n  records   %llu (%llu blank lines skipped)\n"
+               "  payload   %.1f MB in %llu segment(s) -> %s\n"
+               "  time      %.2f s (%.0f records/s, %.0f MB/s)\n",
+               status.ok() ? "done" : "FAILED",
+               static_cast<unsigned long long>(totals.records),
+               static_cast<unsigned long long>(totals.blank), totals.bytes / 1e6,
+               static_cast<unsigned long long>(totals.segments), dir.c_str(),
+               seconds, totals.records / std::max(seconds, 1e-9),
+               totals.bytes / 1e6 / std::max(seconds, 1e-9));
+  (void)total_bytes;
+  if (!status.ok()) {
+    PV_LOG(ERROR) << status;
+    return absl::IsCancelled(status) ? 130 : 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace pv::ingest
+
+int main(int argc, char** argv) {
+  pv::ParseCommandLine(argc, argv, pv::ingest::kUsage);
+  pv::SetLogTag("import");
+  pv::InstallShutdownHandlers();
+  return pv::ingest::Run();
+}

@@ -1,0 +1,456 @@
+#include "cc/warehouse/loader.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <functional>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "cc/common/logging.h"
+#include "cc/common/status.h"
+#include "cc/etl/attributes.h"
+#include "cc/etl/kernels.h"
+#include "cc/event/event.h"
+#include "cc/warehouse/copy_binary.h"
+
+namespace pv::warehouse {
+namespace {
+
+// Identifies "a batch load" among advisory locks: one load at a time.
+constexpr int64_t kLoadLockId = 0x70765f6c6f616421;  // "pv_load!"
+
+double Seconds(absl::Time since) {
+  return absl::ToDoubleSeconds(absl::Now() - since);
+}
+
+std::string DateText(int32_t day) {
+  event::CivilDate c = event::CivilFromDay(day);
+  return absl::StrFormat("%04d-%02d-%02d", c.year, c.month, c.day);
+}
+
+// A keyed dimension: how to stage its members and where they go.
+struct DimensionSpec {
+  const char* table;
+  const char* key;      // surrogate key column
+  const char* natural;  // natural key column
+  // Attribute columns after the natural key, staged and upserted.
+  std::vector<const char*> attributes;
+};
+
+// Stages `count` members (the encoder writes row `ord`'s natural key and
+// attributes), resolves the keys of existing members with one hash join,
+// gives new members the next keys in natural-key byte order (so keys do not
+// depend on thread scheduling) and COPYs them in, refreshes changed
+// attributes of existing members, and returns the key of every ordinal.
+absl::StatusOr<std::vector<int32_t>> UpsertDimension(
+    PgConnection* conn, const DimensionSpec& spec,
+    const std::vector<std::string>& naturals,
+    const std::function<void(size_t ord, CopyBinaryEncoder&)>& encode_attributes,
+    int64_t* new_members) {
+  const size_t count = naturals.size();
+  const std::string stage = absl::StrCat("pv_stage_", spec.table);
+  std::string columns = absl::StrCat("ord integer, ", spec.natural, " text");
+  std::vector<std::string> dcols, scols, sets;
+  for (const char* a : spec.attributes) {
+    absl::StrAppend(&columns, ", ", a, " text");
+    dcols.push_back(absl::StrCat("d.", a));
+    scols.push_back(absl::StrCat("s.", a));
+    sets.push_back(absl::StrCat(a, " = s.", a));
+  }
+  PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
+      "CREATE TEMP TABLE ", stage, " (", columns, ") ON COMMIT DROP")));
+  // Streams rows [0, n) of `row` as one binary COPY.
+  auto copy_rows = [&](const std::string& sql, size_t n,
+                       const std::function<void(size_t, CopyBinaryEncoder&)>& row) {
+    size_t next = 0;
+    bool header = false;
+    return conn->CopyIn(sql, [&](std::string* chunk) -> absl::StatusOr<bool> {
+      CopyBinaryEncoder enc(chunk);
+      if (!header) {
+        enc.Header();
+        header = true;
+      }
+      while (next < n && chunk->size() < (1 << 20)) row(next++, enc);
+      if (next < n) return true;
+      enc.Trailer();
+      return false;
+    });
+  };
+  const int16_t fields = static_cast<int16_t>(2 + spec.attributes.size());
+  PV_RETURN_IF_ERROR(copy_rows(
+      absl::StrCat("COPY ", stage, " FROM STDIN (FORMAT binary)"), count,
+      [&](size_t i, CopyBinaryEncoder& e) {
+        e.StartRow(fields);
+        e.Int4(static_cast<int32_t>(i));
+        e.Text(naturals[i]);
+        encode_attributes(i, e);
+      }));
+  // Temporary tables have no statistics; without them the planner guesses a
+  // few rows and picks nested loops over hundreds of thousands of members.
+  PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat("ANALYZE ", stage)));
+
+  // Existing members: their keys, and whether their attributes changed.
+  std::string same = dcols.empty()
+                         ? std::string("true")
+                         : absl::StrCat("(", absl::StrJoin(dcols, ", "),
+                                        ") IS NOT DISTINCT FROM (",
+                                        absl::StrJoin(scols, ", "), ")");
+  PV_ASSIGN_OR_RETURN(
+      std::string existing,
+      conn->CopyOut(absl::StrCat(
+          "COPY (SELECT s.ord, d.", spec.key, ", (", same, ")::int FROM ", stage,
+          " s JOIN ", spec.table, " d ON d.", spec.natural, " = s.", spec.natural,
+          ") TO STDOUT (FORMAT binary)")));
+  std::vector<int32_t> keys(count, -1);
+  std::vector<int32_t> changed;  // ordinals of members whose attributes moved
+  CopyBinaryDecoder dec(existing);
+  PV_RETURN_IF_ERROR(dec.ReadHeader());
+  while (true) {
+    PV_ASSIGN_OR_RETURN(int f, dec.NextRow());
+    if (f < 0) break;
+    PV_ASSIGN_OR_RETURN(int32_t ord, dec.Int4());
+    PV_ASSIGN_OR_RETURN(int32_t key, dec.Int4());
+    PV_ASSIGN_OR_RETURN(int32_t unchanged, dec.Int4());
+    if (ord < 0 || static_cast<size_t>(ord) >= count) {
+      return absl::InternalError(absl::StrCat(spec.table, ": bad ordinal ", ord));
+    }
+    keys[ord] = key;
+    if (!unchanged && key != 0) changed.push_back(ord);
+  }
+  if (count > 0 && keys[0] != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        spec.table, ": the Unknown member (key 0, empty ", spec.natural,
+        ") is missing; was the schema migrated?"));
+  }
+
+  // New members, keyed in natural-key byte order after the current maximum.
+  std::vector<uint32_t> fresh;
+  for (size_t i = 0; i < count; ++i) {
+    if (keys[i] < 0) fresh.push_back(static_cast<uint32_t>(i));
+  }
+  if (!fresh.empty()) {
+    std::sort(fresh.begin(), fresh.end(), [&](uint32_t a, uint32_t b) {
+      return naturals[a] < naturals[b];
+    });
+    PV_ASSIGN_OR_RETURN(
+        PgResult max, conn->Query(absl::StrCat("SELECT coalesce(max(", spec.key,
+                                               "), 0) FROM ", spec.table)));
+    int64_t base = max.GetInt(0, 0);
+    if (base + static_cast<int64_t>(fresh.size()) > INT32_MAX) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(spec.table, ": surrogate keys exhausted"));
+    }
+    for (size_t j = 0; j < fresh.size(); ++j) {
+      keys[fresh[j]] = static_cast<int32_t>(base + 1 + j);
+    }
+    std::string cols = absl::StrCat(spec.key, ", ", spec.natural);
+    for (const char* a : spec.attributes) absl::StrAppend(&cols, ", ", a);
+    PV_RETURN_IF_ERROR(copy_rows(
+        absl::StrCat("COPY ", spec.table, " (", cols, ") FROM STDIN (FORMAT binary)"),
+        fresh.size(), [&](size_t j, CopyBinaryEncoder& e) {
+          size_t i = fresh[j];
+          e.StartRow(fields);
+          e.Int4(keys[i]);
+          e.Text(naturals[i]);
+          encode_attributes(i, e);
+        }));
+    *new_members += static_cast<int64_t>(fresh.size());
+  }
+
+  // Type-1 refresh of derived attributes of existing members.
+  if (!changed.empty()) {
+    const std::string moved = stage + "_changed";
+    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
+        "CREATE TEMP TABLE ", moved, " (ord integer, key integer) ON COMMIT DROP")));
+    PV_RETURN_IF_ERROR(copy_rows(
+        absl::StrCat("COPY ", moved, " FROM STDIN (FORMAT binary)"),
+        changed.size(), [&](size_t j, CopyBinaryEncoder& e) {
+          e.StartRow(2);
+          e.Int4(changed[j]);
+          e.Int4(keys[changed[j]]);
+        }));
+    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
+        "UPDATE ", spec.table, " d SET ", absl::StrJoin(sets, ", "), " FROM ",
+        stage, " s JOIN ", moved, " c ON c.ord = s.ord WHERE d.", spec.key,
+        " = c.key")));
+  }
+  return keys;
+}
+
+}  // namespace
+
+int32_t DateKey(int32_t day) {
+  event::CivilDate c = event::CivilFromDay(day);
+  return c.year * 10000 + c.month * 100 + c.day;
+}
+
+std::string FactPartitionName(int32_t day) {
+  return absl::StrCat("fact_product_views_d", DateKey(day));
+}
+
+std::string FactChecksum(const std::vector<FactRow>& facts,
+                         const std::vector<int32_t>& product_keys,
+                         const std::vector<int32_t>& store_keys,
+                         const std::vector<int32_t>& referrer_keys,
+                         const std::vector<int32_t>& device_keys) {
+  uint64_t sum = 0, mix = 0;
+  for (const FactRow& f : facts) {
+    uint64_t h = etl::HashGrain(DateKey(f.day), product_keys[f.product],
+                                store_keys[f.store], referrer_keys[f.referrer],
+                                device_keys[f.device]);
+    uint64_t m = etl::HashGrain(static_cast<int32_t>(f.view_count),
+                                static_cast<uint32_t>(f.min_time),
+                                static_cast<uint32_t>(f.max_time),
+                                static_cast<uint32_t>(f.sum_time),
+                                static_cast<uint32_t>(f.sum_time >> 32));
+    sum += h ^ (m * 0x9E3779B97F4A7C15ull);
+    mix ^= h + m;
+  }
+  return absl::StrFormat("%016x%016x", sum, mix);
+}
+
+absl::StatusOr<LoadStats> WarehouseLoader::Load(const StarBatch& batch,
+                                                const RunDescription& run) {
+  LoadStats stats;
+  PV_RETURN_IF_ERROR(conn_->Exec("BEGIN"));
+  absl::Status status = LoadInTransaction(batch, run, &stats);
+  if (!status.ok()) {
+    // If the connection is gone the server rolls back by itself.
+    (void)conn_->Exec("ROLLBACK");
+    return status;
+  }
+  absl::Time t = absl::Now();
+  PV_RETURN_IF_ERROR(conn_->Exec("COMMIT"), "commit");
+  stats.commit_seconds = Seconds(t);
+  return stats;
+}
+
+absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
+                                                const RunDescription& run,
+                                                LoadStats* stats) {
+  PV_RETURN_IF_ERROR(
+      conn_->Exec(absl::StrCat("SELECT pg_advisory_xact_lock(", kLoadLockId, ")")));
+  PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
+      "SET LOCAL maintenance_work_mem = ", QuoteLiteral(options_.maintenance_work_mem),
+      "; SET LOCAL max_parallel_maintenance_workers = ",
+      std::max(0, options_.index_workers))));
+
+  // 1. Dimensions.
+  absl::Time t = absl::Now();
+  PV_ASSIGN_OR_RETURN(
+      std::vector<int32_t> product_keys,
+      UpsertDimension(conn_, {"dim_product", "product_key", "product_id", {}},
+                      batch.products, [](size_t, CopyBinaryEncoder&) {},
+                      &stats->new_members));
+  PV_ASSIGN_OR_RETURN(
+      std::vector<int32_t> store_keys,
+      UpsertDimension(
+          conn_,
+          {"dim_country", "country_key", "store_id",
+           {"country_name", "country_code", "region", "continent"}},
+          batch.stores,
+          [&](size_t i, CopyBinaryEncoder& e) {
+            const etl::Country& c = etl::CountryById(batch.store_country[i]);
+            e.Text(c.name);
+            e.Text(c.code);
+            e.Text(c.region);
+            e.Text(c.continent);
+          },
+          &stats->new_members));
+  PV_ASSIGN_OR_RETURN(
+      std::vector<int32_t> referrer_keys,
+      UpsertDimension(
+          conn_,
+          {"dim_referrer", "referrer_key", "referrer_url",
+           {"referrer_domain", "referrer_type"}},
+          batch.referrers,
+          [&](size_t i, CopyBinaryEncoder& e) {
+            etl::Referrer r = etl::ClassifyReferrer(batch.referrers[i]);
+            e.Text(r.domain);
+            e.Text(etl::ReferrerTypeName(r.type));
+          },
+          &stats->new_members));
+  PV_ASSIGN_OR_RETURN(
+      std::vector<int32_t> device_keys,
+      UpsertDimension(
+          conn_,
+          {"dim_device", "device_key", "device_id",
+           {"device_type", "browser_info", "browser", "os"}},
+          batch.devices,
+          [&](size_t i, CopyBinaryEncoder& e) {
+            etl::Device d = etl::Device::FromCode(batch.device_code[i]);
+            e.Text(etl::DeviceTypeName(d.type));
+            e.Text(absl::StrCat(etl::BrowserName(d.browser), " on ",
+                                etl::OsName(d.os)));
+            e.Text(etl::BrowserName(d.browser));
+            e.Text(etl::OsName(d.os));
+          },
+          &stats->new_members));
+  {
+    std::string data;
+    CopyBinaryEncoder e(&data);
+    e.Header();
+    for (int32_t day : batch.days) {
+      event::CivilDate c = event::CivilFromDay(day);
+      e.StartRow(8);
+      e.Int4(DateKey(day));
+      e.DateFromUnixDay(day);
+      e.Int4(c.year);
+      e.Int4(c.month);
+      e.Int4(c.day);
+      e.Int4(c.day_of_week);
+      e.Int4(c.week_of_year);
+      e.Int4(c.quarter);
+    }
+    e.Trailer();
+    PV_RETURN_IF_ERROR(conn_->Exec(
+        "CREATE TEMP TABLE pv_stage_date (LIKE dim_date) ON COMMIT DROP"));
+    PV_RETURN_IF_ERROR(
+        conn_->CopyIn("COPY pv_stage_date FROM STDIN (FORMAT binary)", data));
+    PV_RETURN_IF_ERROR(conn_->Exec(
+        "INSERT INTO dim_date SELECT * FROM pv_stage_date "
+        "ON CONFLICT (date_key) DO NOTHING"));
+  }
+  stats->dimension_seconds = Seconds(t);
+
+  // 2. Facts, one partition per day, sorted by grain.
+  std::vector<uint32_t> order(batch.facts.size());
+  std::iota(order.begin(), order.end(), 0);
+  auto grain = [&](uint32_t i) {
+    const FactRow& f = batch.facts[i];
+    return std::make_tuple(f.day, product_keys[f.product], store_keys[f.store],
+                           referrer_keys[f.referrer], device_keys[f.device]);
+  };
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return grain(a) < grain(b); });
+  stats->fact_rows = static_cast<int64_t>(batch.facts.size());
+  stats->fact_checksum = FactChecksum(batch.facts, product_keys, store_keys,
+                                      referrer_keys, device_keys);
+  const int64_t processed_at_us = absl::ToUnixMicros(absl::Now());
+  size_t next = 0;
+  for (int32_t day : batch.fact_days) {
+    const std::string part = FactPartitionName(day);
+    const std::string building = part + "_new";
+    const int32_t date_key = DateKey(day);
+    t = absl::Now();
+    PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
+        "CREATE TABLE ", building,
+        " (LIKE fact_product_views INCLUDING DEFAULTS)")));
+    while (next < order.size() && batch.facts[order[next]].day < day) ++next;
+    bool header = false;
+    PV_RETURN_IF_ERROR(conn_->CopyIn(
+        absl::StrCat("COPY ", building, " FROM STDIN (FORMAT binary)"),
+        [&](std::string* chunk) -> absl::StatusOr<bool> {
+          CopyBinaryEncoder e(chunk);
+          if (!header) {
+            e.Header();
+            header = true;
+          }
+          while (next < order.size() && batch.facts[order[next]].day == day &&
+                 chunk->size() < (1 << 20)) {
+            const FactRow& f = batch.facts[order[next++]];
+            e.StartRow(12);
+            e.Int4(date_key);
+            e.Int4(product_keys[f.product]);
+            e.Int4(store_keys[f.store]);
+            e.Int4(referrer_keys[f.referrer]);
+            e.Int4(device_keys[f.device]);
+            e.Int8(f.view_count);
+            e.Int8(f.device != 0 ? 1 : 0);  // distinct non-null device_id
+            e.TimestampUnix(f.min_time);
+            e.TimestampUnix(f.max_time);
+            e.Int8(f.max_time - f.min_time);
+            e.Float8(static_cast<double>(f.sum_time) /
+                     static_cast<double>(f.view_count));
+            e.TimestampUnixMicros(processed_at_us);
+          }
+          if (next < order.size() && batch.facts[order[next]].day == day) {
+            return true;
+          }
+          e.Trailer();
+          return false;
+        }),
+        "facts of ", DateText(day));
+    stats->fact_copy_seconds += Seconds(t);
+    t = absl::Now();
+    PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
+        "ALTER TABLE ", building, " ADD CONSTRAINT ", part, "_date CHECK (date_key = ",
+        date_key, ");",
+        "CREATE UNIQUE INDEX ", building, "_grain ON ", building,
+        " (date_key, product_key, country_key, referrer_key, device_key);",
+        "CREATE INDEX ", building, "_date ON ", building, " (date_key);",
+        "CREATE INDEX ", building, "_product ON ", building, " (product_key);",
+        "CREATE INDEX ", building, "_country ON ", building, " (country_key);",
+        "CREATE INDEX ", building, "_referrer ON ", building, " (referrer_key);",
+        "CREATE INDEX ", building, "_device ON ", building, " (device_key);")));
+    stats->fact_index_seconds += Seconds(t);
+    // Swap: drop the day's old partition, give the new one its name, attach.
+    PV_ASSIGN_OR_RETURN(
+        PgResult old,
+        conn_->Query("SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = "
+                     "i.inhrelid WHERE i.inhparent = "
+                     "'fact_product_views'::regclass AND c.relname = $1",
+                     {part}));
+    std::string swap;
+    if (old.rows() > 0) {
+      absl::StrAppend(&swap, "ALTER TABLE fact_product_views DETACH PARTITION ",
+                      part, "; DROP TABLE ", part, ";");
+    }
+    absl::StrAppend(&swap, "ALTER TABLE ", building, " RENAME TO ", part, ";");
+    for (const char* idx : {"_grain", "_date", "_product", "_country", "_referrer",
+                            "_device"}) {
+      absl::StrAppend(&swap, "ALTER INDEX ", building, idx, " RENAME TO ", part,
+                      idx, ";");
+    }
+    absl::StrAppend(&swap, "ALTER TABLE fact_product_views ATTACH PARTITION ",
+                    part, " FOR VALUES IN (", date_key, ");");
+    PV_RETURN_IF_ERROR(conn_->Exec(swap), "replacing facts of ", DateText(day));
+  }
+
+  // 3. The ledger row, committed with the load.
+  std::vector<std::string> dates;
+  for (int32_t day : batch.fact_days) dates.push_back(DateText(day));
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  PV_ASSIGN_OR_RETURN(
+      PgResult ledger,
+      conn_->Query(
+          "INSERT INTO etl_run_ledger (started_at, finished_at, status, dates, "
+          "inputs, counts, fact_rows, fact_checksum, timings, host) VALUES "
+          "(to_timestamp($1::double precision), now(), 'succeeded', "
+          "$2::date[], $3::jsonb, $4::jsonb, $5, $6, $7::jsonb, $8) "
+          "RETURNING run_id",
+          {absl::StrFormat("%.6f", absl::ToUnixMicros(run.started) / 1e6),
+           absl::StrCat("{", absl::StrJoin(dates, ","), "}"), run.inputs_json,
+           run.counts_json, absl::StrCat(stats->fact_rows),
+           stats->fact_checksum, run.timings_json, std::string(host)}));
+  stats->run_id = ledger.GetInt(0, 0);
+  return absl::OkStatus();
+}
+
+absl::Status WarehouseLoader::RecordFailure(const RunDescription& run,
+                                            const std::vector<int32_t>& days,
+                                            absl::string_view error) {
+  std::vector<std::string> dates;
+  for (int32_t day : days) dates.push_back(DateText(day));
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return conn_
+      ->Query("INSERT INTO etl_run_ledger (started_at, finished_at, status, "
+              "dates, inputs, counts, fact_rows, fact_checksum, timings, host, "
+              "error) VALUES (to_timestamp($1::double precision), now(), "
+              "'failed', $2::date[], $3::jsonb, $4::jsonb, 0, '', $5::jsonb, "
+              "$6, $7)",
+              {absl::StrFormat("%.6f", absl::ToUnixMicros(run.started) / 1e6),
+               absl::StrCat("{", absl::StrJoin(dates, ","), "}"),
+               run.inputs_json, run.counts_json, run.timings_json, std::string(host),
+               std::string(error)})
+      .status();
+}
+
+}  // namespace pv::warehouse

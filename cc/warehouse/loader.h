@@ -1,0 +1,94 @@
+// WarehouseLoader: writes one run's StarBatch into the PostgreSQL star schema
+// in ONE transaction, so a failure at any point leaves the warehouse as it
+// was:
+//
+//   1. dimension members are staged with binary COPY into temporary tables,
+//      new members get the next surrogate keys (in natural-key order, so the
+//      keys do not depend on thread scheduling), existing members keep theirs
+//      and get their derived attributes refreshed; the keys of all members are
+//      read back with COPY TO;
+//   2. each fact day is built off to the side: a new table filled by binary
+//      COPY (rows sorted by grain), indexed, given a CHECK on its date, then
+//      swapped in for the day's old partition (detach + drop + attach), so a
+//      rerun replaces the day instead of appending to it;
+//   3. a ledger row (etl_run_ledger) is inserted, and the transaction commits.
+//
+// Runs are serialized by a transaction-scoped advisory lock. The loader
+// expects the schema of sql/ (cc/warehouse/schema.h) to be applied.
+#ifndef PV_WAREHOUSE_LOADER_H_
+#define PV_WAREHOUSE_LOADER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cc/warehouse/pg.h"
+#include "cc/warehouse/star_batch.h"
+
+namespace pv::warehouse {
+
+// What the ledger row records besides the loader's own figures. The JSON
+// fields must be valid JSON objects/arrays.
+struct RunDescription {
+  absl::Time started;
+  std::string inputs_json = "[]";
+  std::string counts_json = "{}";
+  std::string timings_json = "{}";
+};
+
+struct LoadStats {
+  int64_t run_id = 0;
+  int64_t new_members = 0;  // over the four keyed dimensions
+  int64_t fact_rows = 0;
+  std::string fact_checksum;
+  double dimension_seconds = 0;
+  double fact_copy_seconds = 0;
+  double fact_index_seconds = 0;
+  double commit_seconds = 0;
+};
+
+struct LoaderOptions {
+  // PostgreSQL parallel workers per index build (max_parallel_maintenance_workers).
+  int index_workers = 1;
+  std::string maintenance_work_mem = "256MB";
+};
+
+class WarehouseLoader {
+ public:
+  WarehouseLoader(PgConnection* conn, LoaderOptions options)
+      : conn_(conn), options_(std::move(options)) {}
+
+  // Loads `batch` in one transaction (see above). On error the transaction
+  // is rolled back and the error returned; nothing of the run remains.
+  absl::StatusOr<LoadStats> Load(const StarBatch& batch,
+                                 const RunDescription& run);
+
+  // Records a failed run in the ledger (outside any transaction).
+  absl::Status RecordFailure(const RunDescription& run,
+                             const std::vector<int32_t>& days,
+                             absl::string_view error);
+
+ private:
+  absl::Status LoadInTransaction(const StarBatch& batch,
+                                 const RunDescription& run, LoadStats* stats);
+
+  PgConnection* conn_;
+  LoaderOptions options_;
+};
+
+// "fact_product_views_d20240131" for a day number.
+std::string FactPartitionName(int32_t day);
+// yyyymmdd of a day number.
+int32_t DateKey(int32_t day);
+// An order-independent digest of fact rows as keyed in the warehouse.
+std::string FactChecksum(const std::vector<FactRow>& facts,
+                         const std::vector<int32_t>& product_keys,
+                         const std::vector<int32_t>& store_keys,
+                         const std::vector<int32_t>& referrer_keys,
+                         const std::vector<int32_t>& device_keys);
+
+}  // namespace pv::warehouse
+
+#endif  // PV_WAREHOUSE_LOADER_H_
