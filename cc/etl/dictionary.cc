@@ -44,7 +44,7 @@ uint32_t DimensionDictionary::Intern(absl::string_view key) {
 int64_t DimensionDictionary::Find(absl::string_view key) const {
   if (key.empty()) return 0;
   auto it = ids_.find(key);
-  return it == ids_.end() ? -1 : it->second;
+  return it == ids_.end() ? -1 : static_cast<int64_t>(it->second);
 }
 
 size_t DimensionDictionary::MemoryBytes() const {

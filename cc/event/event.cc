@@ -69,6 +69,11 @@ bool IsIdField(Field f) {
          f == kFieldDeviceId;
 }
 
+// Debian's Abseil has its own string_view type; simdjson hands out std's.
+inline absl::string_view AsAbsl(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
+
 inline bool IsJsonSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -254,6 +259,8 @@ struct EventParser::Impl {
   std::unique_ptr<simdjson::dom::parser> dom_parser;
   std::string error_detail;
   const char* payload_begin = nullptr;
+  size_t payload_size = 0;
+  od::document* document = nullptr;  // during Parse(), for error positions
   Field current_field = kFieldOther;
 
   Invalid Parse(absl::string_view payload, Event* event);
@@ -279,6 +286,16 @@ struct EventParser::Impl {
 };
 
 bool EventParser::Impl::Fail(const char* where, absl::string_view why) {
+  if (where == nullptr && document != nullptr) {
+    // After an error simdjson still knows the token it stopped at.
+    if (document->current_location().get(where) != simdjson::SUCCESS) {
+      where = nullptr;
+    }
+  }
+  if (where != nullptr &&
+      (where < payload_begin || where > payload_begin + payload_size)) {
+    where = nullptr;
+  }
   if (where != nullptr) {
     error_detail = absl::StrCat("byte ", where - payload_begin);
   } else {
@@ -292,7 +309,8 @@ bool EventParser::Impl::Fail(const char* where, absl::string_view why) {
   return false;
 }
 
-// `token` is the value's raw token: the quoted string and trailing spaces.
+// Consumes the string `value`. `token` is its raw token: the quoted string
+// and trailing spaces.
 // Strings without a backslash are returned as a view of the payload (no
 // copy); others are unescaped by simdjson into the parser's string buffer,
 // which also rejects invalid escapes and lone surrogates.
@@ -303,6 +321,13 @@ bool EventParser::Impl::ValidateString(od::value& value,
   // Stage 1 matched the quotes, so the token is "...".
   absl::string_view inner = token.substr(1, token.size() - 2);
   if (std::memchr(inner.data(), '\\', inner.size()) == nullptr) {
+    // Consume the value even though its text is already known: On-Demand's
+    // skipping of an unread string cannot tell it from a key when a ':'
+    // follows (`{"a":"b":1}`), and would accept that malformed input.
+    od::raw_json_string unused;
+    if (auto error = value.get_raw_json_string().get(unused)) {
+      return FailSimdjson(token.data(), error);
+    }
     *decoded = inner;
     return true;
   }
@@ -336,7 +361,7 @@ bool EventParser::Impl::ValidateObject(od::object& object, int depth) {
 }
 
 bool EventParser::Impl::ValidateValue(od::value& value, int depth) {
-  const absl::string_view token(value.raw_json_token());
+  const absl::string_view token(AsAbsl(value.raw_json_token()));
   if (depth > kMaxNesting) {
     return Fail(token.data(), absl::StrCat("nesting deeper than ", kMaxNesting,
                                            " levels"));
@@ -397,7 +422,7 @@ bool EventParser::Impl::ValidateValue(od::value& value, int depth) {
 
 bool EventParser::Impl::DecodeDimension(od::value& value, bool is_id,
                                         absl::string_view* out) {
-  const absl::string_view token(value.raw_json_token());
+  const absl::string_view token(AsAbsl(value.raw_json_token()));
   od::json_type type;
   if (auto error = value.type().get(type)) {
     return FailSimdjson(token.data(), error);
@@ -451,7 +476,7 @@ bool EventParser::Impl::DecodeDimension(od::value& value, bool is_id,
           key_text = absl::string_view(unescaped.data(), unescaped.size());
         }
         od::value& member = field.value();
-        const absl::string_view member_token(member.raw_json_token());
+        const absl::string_view member_token(AsAbsl(member.raw_json_token()));
         if (members == 1 && is_id && key_text == "$oid" &&
             !member_token.empty() && member_token[0] == '"') {
           if (!ValidateString(member, member_token, &oid)) return false;
@@ -483,7 +508,7 @@ Invalid EventParser::Impl::ClassifyNonObject(absl::string_view payload) {
   }
   simdjson::dom::element root;
   auto error = dom_parser->parse(payload.data(), payload.size(), false).get(root);
-  if (error && error != simdjson::BIGINT_ERROR) {
+  if (error) {
     FailSimdjson(nullptr, error);
     return Invalid::kNotJson;
   }
@@ -495,6 +520,8 @@ Invalid EventParser::Impl::Parse(absl::string_view payload, Event* event) {
   *event = Event();
   error_detail.clear();
   payload_begin = payload.data();
+  payload_size = payload.size();
+  document = nullptr;
   current_field = kFieldOther;
 
   od::document doc;
@@ -507,6 +534,11 @@ Invalid EventParser::Impl::Parse(absl::string_view payload, Event* event) {
     FailSimdjson(nullptr, error);
     return Invalid::kNotJson;
   }
+  document = &doc;
+  struct ForgetDocument {
+    od::document** slot;
+    ~ForgetDocument() { *slot = nullptr; }
+  } forget_document{&document};
   od::json_type root_type;
   if (auto type_error = doc.type().get(root_type)) {
     FailSimdjson(payload.data(), type_error);
@@ -560,7 +592,7 @@ Invalid EventParser::Impl::Parse(absl::string_view payload, Event* event) {
         if (!ValidateValue(value, 2)) return Invalid::kNotJson;
         break;
       case kFieldLocalTime: {
-        const absl::string_view token(value.raw_json_token());
+        const absl::string_view token(AsAbsl(value.raw_json_token()));
         if (!token.empty() && token[0] == '"') {
           absl::string_view text;
           if (!ValidateString(value, token, &text)) return Invalid::kNotJson;
@@ -585,7 +617,7 @@ Invalid EventParser::Impl::Parse(absl::string_view payload, Event* event) {
         break;
       }
       case kFieldTimeStamp: {
-        const absl::string_view token(value.raw_json_token());
+        const absl::string_view token(AsAbsl(value.raw_json_token()));
         absl::string_view text;
         if (!token.empty() && token[0] == '"') {
           if (!ValidateString(value, token, &text)) return Invalid::kNotJson;
@@ -616,8 +648,13 @@ Invalid EventParser::Impl::Parse(absl::string_view payload, Event* event) {
 
   // The root object is consumed; anything after it is not JSON.
   const char* trailing = nullptr;
-  if (doc.current_location().get(trailing) == simdjson::SUCCESS) {
+  const auto location_error = doc.current_location().get(trailing);
+  if (location_error == simdjson::SUCCESS) {
     Fail(trailing, "content after the end of the object");
+    return Invalid::kNotJson;
+  }
+  if (location_error != simdjson::OUT_OF_BOUNDS) {
+    FailSimdjson(nullptr, location_error);
     return Invalid::kNotJson;
   }
 

@@ -34,8 +34,8 @@
 //    literals or numbers in any field (also fields the warehouse ignores),
 //    trailing content after the object (`{"a":1} xyz`), an empty payload, and
 //    nesting deeper than kMaxNesting levels (a limit of ours, far above the
-//    3 levels real events use). Raw control characters inside strings are
-//    accepted (simdjson does not reject them).
+//    3 levels real events use), and raw control characters (below 0x20)
+//    inside strings, which JSON requires to be escaped.
 //  - valid JSON whose root is not an object (array, string, number, ...) ->
 //    kNotObject.
 //  - `local_time` missing or null -> kMissingLocalTime; any other value that

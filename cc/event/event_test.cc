@@ -47,7 +47,7 @@ constexpr int64_t k20240305T102030 = 1709634030;
 TEST_F(EventParserTest, ExtractsAllFieldsOfATypicalEvent) {
   const std::string json = R"({"_id":{"$oid":"5ed8cb2bc671fc36b74653ad"},)"
       R"("time_stamp":1591266092,"ip":"37.170.17.183",)"
-      R"("user_agent":"Mozilla/5.0 (iPhone)","resolution":"375x667",)"
+      R"j("user_agent":"Mozilla/5.0 (iPhone)","resolution":"375x667",)j"
       R"("user_id_db":"","device_id":"beb2cacb-20af-4f05-9c03-c98e54a1b71a",)"
       R"("api_version":"1.0","store_id":"12","local_time":"2024-03-05 10:20:30",)"
       R"("show_recommendation":"false","current_url":"https://www.glamira.fr/a.html",)"
@@ -271,12 +271,16 @@ TEST_F(EventParserTest, NotJson) {
            R"({"local_time":"2024-03-05 10:20:30","option":[1,]})",
            R"({"local_time":"2024-03-05 10:20:30","option":[{"a":1,}]})",
            R"({"local_time":"2024-03-05 10:20:30",})",
+           R"({"local_time":"2024-03-05 10:20:30","ip":"a":1})",  // string then ':'
+           R"({"local_time":"2024-03-05 10:20:30":"x"})",
+           R"({"local_time":"2024-03-05 10:20:30","option":["a":1]})",
            R"({"local_time" "2024-03-05 10:20:30"})",
            R"({"local_time":"2024-03-05 10:20:30","product_id":12a})",
            R"({"local_time":"2024-03-05 10:20:30","product_id":{"$oid":"\x"}})",
            R"({"local_time":"2024-03-05 10:20:30","product_id":[1}})",
            "{\"local_time\":\"2024-03-05 10:20:30\",\"ip\":\"\xff\"}",  // bad UTF-8
            "{\"local_time\":\"2024-03-05 10:20:30\",\"ip\":\"\xc3\"}",  // truncated UTF-8
+           "{\"local_time\":\"2024-03-05 10:20:30\",\"ip\":\"a\x01" "b\"}",  // raw control char
        }) {
     EXPECT_EQ(Parse(json, &e), Invalid::kNotJson) << json;
     EXPECT_FALSE(parser_.error_detail().empty()) << json;

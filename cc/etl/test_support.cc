@@ -1,0 +1,104 @@
+#include "cc/etl/test_support.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cc/common/status.h"
+#include "cc/segment/segment.h"
+
+namespace pv::etl::testing {
+
+std::vector<std::string> MessyRecords(const std::string& date) {
+  const std::string t = date + " 10:00:00";
+  const std::string long_url =
+      "https://www.example.com/" + std::string(10 * 1024, 'a') + "?q=1";
+  return {
+      // Product as a number and as a string: one product.
+      absl::StrCat(R"({"local_time":")", t, R"(","product_id":123,"store_id":7,"device_id":"d-1","current_url":"https://www.glamira.de/x"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","product_id":"123","store_id":"7","device_id":"d-1"})"),
+      // Escapes: \/ and \u00e9 decode before comparison.
+      absl::StrCat(R"({"local_time":")", t, R"(","product_id":"p\u00e9","referrer_url":"https:\/\/www.google.de\/search","device_id":"d-2"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","product_id":"pé","referrer_url":"https://www.google.de/search","device_id":"d-2"})"),
+      // $oid ids, T timestamps, a missing device (no visitor), null store.
+      absl::StrCat(R"({"_id":{"$oid":"5f0000000000000000000001"},"local_time":")", date, R"(T11:30:00","product_id":{"$oid":"abc"},"store_id":null})"),
+      // Empty strings and nulls mean Unknown.
+      absl::StrCat(R"({"local_time":")", t, R"(","product_id":"p-empty","store_id":"","referrer_url":null,"device_id":""})"),
+      // A 10 KB referrer URL (the seed's unique index failed past 2.7 KB).
+      absl::StrCat(R"({"local_time":")", t, R"(","product_id":"p-long","referrer_url":")", long_url, R"(","device_id":"d-3"})"),
+      // No product: feeds dimensions, not facts.
+      absl::StrCat(R"({"local_time":")", t, R"(","store_id":"99","device_id":"d-4","referrer_url":"https://t.co/x"})"),
+      // Invalid records of every kind.
+      R"([1,2,3])",
+      R"("just a string")",
+      R"({"local_time": "2024-02-30 10:00:00", "product_id": "p"})",
+      R"({"product_id": "no-time"})",
+      R"({"local_time": 1717200000, "product_id": "p"})",
+      R"({"local_time": ")" + t + R"(", "product_id": "trunc)",
+      "not json at all \xff\xfe",
+  };
+}
+
+std::vector<std::string> GenerateRecords(const datagen::GeneratorOptions& options,
+                                         const std::string& messy_date) {
+  std::vector<std::string> records;
+  datagen::EventGenerator gen(options);
+  std::string buf;
+  while (gen.remaining() > 0) {
+    buf.clear();
+    gen.AppendNext(&buf);
+    records.push_back(buf);
+  }
+  for (std::string& r : MessyRecords(messy_date)) records.push_back(std::move(r));
+  return records;
+}
+
+absl::StatusOr<std::vector<std::string>> WriteSegments(
+    const std::string& dir, const std::vector<std::string>& records,
+    size_t per_segment) {
+  std::vector<std::string> paths;
+  int64_t offsets[3] = {0, 0, 0};
+  for (size_t start = 0; start < records.size(); start += per_segment) {
+    segment::WriterOptions o;
+    o.dir = dir;
+    o.kind = segment::SourceKind::kKafka;
+    o.source = "product_views";
+    o.block_bytes = 64 << 10;  // many blocks, to exercise the parallel scan
+    o.name = absl::StrCat("test-", 100000 + start / per_segment);
+    PV_ASSIGN_OR_RETURN(auto writer, segment::SegmentWriter::Create(o));
+    for (size_t i = start; i < std::min(records.size(), start + per_segment); ++i) {
+      segment::RecordMeta m;
+      m.partition = static_cast<int32_t>(i % 3);
+      m.offset = offsets[i % 3]++;
+      m.timestamp_ms = 1717200000000;
+      PV_RETURN_IF_ERROR(writer->Append(m, records[i]));
+    }
+    PV_ASSIGN_OR_RETURN(segment::SegmentInfo info, writer->Publish());
+    paths.push_back(info.path);
+  }
+  return paths;
+}
+
+std::string CanonicalText(const warehouse::StarBatch& b) {
+  std::vector<std::string> lines;
+  for (size_t i = 1; i < b.products.size(); ++i) lines.push_back("P " + b.products[i]);
+  for (size_t i = 1; i < b.stores.size(); ++i) {
+    lines.push_back(absl::StrCat("S ", b.stores[i], " ", b.store_country[i]));
+  }
+  for (size_t i = 1; i < b.referrers.size(); ++i) lines.push_back("R " + b.referrers[i]);
+  for (size_t i = 1; i < b.devices.size(); ++i) {
+    lines.push_back(absl::StrCat("D ", b.devices[i], " ", b.device_code[i]));
+  }
+  for (int32_t d : b.days) lines.push_back(absl::StrCat("T ", d));
+  for (int32_t d : b.fact_days) lines.push_back(absl::StrCat("F ", d));
+  for (const warehouse::FactRow& f : b.facts) {
+    lines.push_back(absl::StrCat("X ", f.day, "|", b.products[f.product], "|",
+                                 b.stores[f.store], "|", b.referrers[f.referrer],
+                                 "|", b.devices[f.device], "|", f.view_count, "|",
+                                 f.min_time, "|", f.max_time, "|", f.sum_time));
+  }
+  std::sort(lines.begin(), lines.end());
+  return absl::StrJoin(lines, "\n");
+}
+
+}  // namespace pv::etl::testing
