@@ -173,9 +173,9 @@ size_t SelectFactRowsScalar(const int32_t* day, const uint32_t* product,
                             size_t n, int32_t lo, int32_t hi, uint32_t* out) {
   size_t count = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (day[i] >= lo && day[i] <= hi && product[i] != 0) {
-      out[count++] = static_cast<uint32_t>(i);
-    }
+    // Branch-free: always store, advance only on a match.
+    out[count] = static_cast<uint32_t>(i);
+    count += (day[i] >= lo) & (day[i] <= hi) & (product[i] != 0);
   }
   return count;
 }
