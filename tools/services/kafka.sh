@@ -26,6 +26,7 @@
 PV_SERVICE_NAME=kafka
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+KAFKA_SH="$PV_REPO_ROOT/tools/services/kafka.sh"
 KAFKA_POM="$PV_REPO_ROOT/tools/services/kafka/pom.xml"
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")"
 KAFKA_LIBS="$PV_CACHE_DIR/kafka-$KAFKA_VERSION/libs"
@@ -39,7 +40,19 @@ PROBE_TOPIC=pv-probe
 umask 077
 
 fetch_jars() {
-  if [[ -f "$KAFKA_LIBS/.complete" ]]; then return 0; fi
+  local recorded="$KAFKA_STATE/libs.path"
+  mkdir -p "$KAFKA_STATE"
+  if [[ -f "$KAFKA_LIBS/.complete" ]]; then
+    echo "$KAFKA_LIBS" >"$recorded"
+    return 0
+  fi
+  # Started from a test whose HOME differs: reuse the jars the cluster was
+  # started with.
+  if [[ -s "$recorded" && -f "$(cat "$recorded")/.complete" &&
+        "$(cat "$recorded")" == *"/kafka-$KAFKA_VERSION/libs" ]]; then
+    KAFKA_LIBS="$(cat "$recorded")"
+    return 0
+  fi
   command -v mvn >/dev/null || pv_die "mvn not found (run tools/services/install.sh)"
   local tmp="$KAFKA_LIBS.tmp.$$" t0=$SECONDS
   rm -rf "$tmp"
@@ -55,6 +68,7 @@ fetch_jars() {
   touch "$tmp/.complete"
   rm -rf "$KAFKA_LIBS"
   mv "$tmp" "$KAFKA_LIBS"
+  echo "$KAFKA_LIBS" >"$recorded"
   pv_log "jars fetched in $((SECONDS - t0))s"
 }
 
@@ -201,8 +215,13 @@ format_storage() {
   [[ -f "$dir/data/meta.properties" ]] && return 0
   cid="$(layout_dir "$layout")/cluster.id"
   if [[ ! -s "$cid" ]]; then
-    kjava kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1 >"$cid"
-    [[ -s "$cid" ]] || pv_die "StorageTool random-uuid failed"
+    if ! kjava kafka.tools.StorageTool random-uuid >"$cid.out" 2>&1; then
+      pv_log_tail "$cid.out"
+      rm -f "$cid"
+      pv_die "StorageTool random-uuid failed"
+    fi
+    tail -1 "$cid.out" >"$cid"
+    rm -f "$cid.out"
   fi
   if ! kjava -Dlog4j.configuration="file:$(layout_dir "$layout")/log4j.properties" \
       kafka.tools.StorageTool format -t "$(cat "$cid")" -c "$dir/server.properties" \
@@ -215,6 +234,36 @@ format_storage() {
 # --- processes ---------------------------------------------------------------
 
 broker_running() { pv_pid_alive "$(node_dir "$1" "$2")/pid"; }
+keeper_running() { pv_pid_alive "$(node_dir "$1" "$2")/keeper.pid"; }
+
+# Each broker JVM runs under a small "keeper" shell (started with setsid by
+# `start`) that relaunches it after `stop-broker N`/`kill-broker N` once
+# `start-broker N` lifts the hold. So the restarted JVM is never a child of
+# whoever called start-broker: a test run by bazel may call it, and bazel
+# kills every descendant of a test when the test ends. A broker that exits
+# without a hold (crash, `stop`) is not restarted, and its keeper exits.
+keep_broker() {
+  local layout="$1" n="$2" dir
+  dir="$(node_dir "$layout" "$n")"
+  trap 'exit 0' TERM INT
+  fetch_jars
+  while :; do
+    if [[ -f "$dir/hold" ]]; then
+      sleep 0.2
+      continue
+    fi
+    write_server_properties "$layout" "$n"
+    java $KAFKA_JAVA_OPTS \
+      -Dlog4j.configuration="file:$(layout_dir "$layout")/log4j.properties" \
+      -Dkafka.logs.dir="$dir" \
+      -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
+      >>"$dir/broker.log" 2>&1 </dev/null &
+    echo $! >"$dir/pid"
+    wait $! || true
+    echo "[keeper] broker $n exited" >>"$dir/broker.log"
+    [[ -f "$dir/hold" ]] || exit 0
+  done
+}
 
 launch_broker() {
   local layout="$1" n="$2" dir
@@ -228,20 +277,33 @@ launch_broker() {
   done
   write_server_properties "$layout" "$n"
   format_storage "$layout" "$n"
-  # setsid: the broker outlives the shell (and test) that started it.
-  setsid java $KAFKA_JAVA_OPTS \
-    -Dlog4j.configuration="file:$(layout_dir "$layout")/log4j.properties" \
-    -Dkafka.logs.dir="$dir" \
-    -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
-    >>"$dir/broker.log" 2>&1 </dev/null &
-  echo $! >"$dir/pid"
+  rm -f "$dir/hold" "$dir/pid"
+  if keeper_running "$layout" "$n"; then return 0; fi  # it relaunches now
+  # setsid: the keeper (and broker) outlive the shell that started them.
+  setsid "$KAFKA_SH" _keep "$layout" "$n" >>"$dir/broker.log" 2>&1 </dev/null &
+  echo $! >"$dir/keeper.pid"
+}
+
+# Stops broker N's JVM but keeps its keeper waiting for start-broker.
+hold_broker() {
+  local layout="$1" n="$2" signal="$3" dir f
+  dir="$(node_dir "$layout" "$n")"
+  touch "$dir/hold"
+  f="$dir/pid"
+  if [[ "$signal" == KILL ]]; then
+    if pv_pid_alive "$f"; then kill -KILL "$(cat "$f")" 2>/dev/null || true; fi
+    PV_WAIT_SECONDS=10 pv_wait_until bash -c "! kill -0 $(cat "$f" 2>/dev/null || echo 0)" || true
+    rm -f "$f"
+  else
+    pv_stop_pid "$f" 60
+  fi
 }
 
 # kcat with the layout's client.properties (-F: no password in argv).
 kcat_layout() {
   local layout="$1"
   shift
-  kcat -F "$(layout_dir "$layout")/client.properties" "$@"
+  kcat -q -F "$(layout_dir "$layout")/client.properties" "$@"
 }
 
 # Metadata lists broker N as up.
@@ -250,10 +312,12 @@ broker_in_metadata() {
     grep -q "broker $2 at "
 }
 
+# kcat -q exits 0 and prints nothing when the message was acknowledged.
 probe_produce() {
-  echo "probe $(date +%s.%N)" |
-    kcat_layout "$1" -P -t "$PROBE_TOPIC" -X acks=all -X message.timeout.ms=8000 2>&1 |
-    { ! grep -q .; } # kcat prints only on delivery errors
+  local out
+  out="$(echo "probe $(date +%s.%N)" |
+    kcat_layout "$1" -P -t "$PROBE_TOPIC" -X acks=all -X message.timeout.ms=8000 2>&1)" &&
+    [[ -z "$out" ]] || { echo "$out"; return 1; }
 }
 
 broker_failure() {
@@ -265,10 +329,19 @@ wait_brokers() {
   local layout="$1" n
   shift
   for n in "$@"; do
-    if ! PV_WAIT_SECONDS=90 pv_wait_until check_broker_up "$layout" "$n"; then
-      broker_failure "$layout" "$n"
-      pv_die "$layout broker $n did not come up"
-    fi
+    local deadline=$((SECONDS + 90))
+    until check_broker_up "$layout" "$n"; do
+      # The keeper exits when the JVM dies on its own: no point waiting.
+      if ! keeper_running "$layout" "$n" && ! broker_running "$layout" "$n"; then
+        broker_failure "$layout" "$n"
+        pv_die "$layout broker $n exited during start-up"
+      fi
+      if ((SECONDS >= deadline)); then
+        broker_failure "$layout" "$n"
+        pv_die "$layout broker $n did not come up within 90s"
+      fi
+      sleep 0.3
+    done
   done
 }
 
@@ -303,8 +376,13 @@ start_layout() {
 }
 
 stop_layout() {
-  local layout="$1" n pids=()
+  local layout="$1" n pids=() dir
   [[ -d "$(layout_dir "$layout")" ]] || return 0
+  for n in $(layout_nodes "$layout"); do
+    dir="$(node_dir "$layout" "$n")"
+    pv_stop_pid "$dir/keeper.pid" 5
+    rm -f "$dir/hold"
+  done
   # Stop in parallel: a lone remaining controller cannot finish a controlled
   # shutdown without a quorum, so sequential stops would wait on timeouts.
   for n in $(layout_nodes "$layout"); do
@@ -375,15 +453,12 @@ case "${1:-}" in
   env) cmd_env ;;
   stop-broker)
     check_local_node "${2:-}"
-    pv_stop_pid "$(node_dir local "$2")/pid" 60
+    hold_broker local "$2" TERM
     pv_log "local broker $2 stopped"
     ;;
   kill-broker)
     check_local_node "${2:-}"
-    f="$(node_dir local "$2")/pid"
-    if pv_pid_alive "$f"; then kill -KILL "$(cat "$f")"; fi
-    PV_WAIT_SECONDS=10 pv_wait_until bash -c "! kill -0 $(cat "$f" 2>/dev/null || echo 0)" || true
-    rm -f "$f"
+    hold_broker local "$2" KILL
     pv_log "local broker $2 killed"
     ;;
   start-broker)
@@ -393,6 +468,7 @@ case "${1:-}" in
     wait_brokers local "$2"
     pv_log "local broker $2 up"
     ;;
+  _keep) keep_broker "$2" "$3" ;;
   *)
     echo "usage: $0 start|stop [local|source|all] | status | env | stop-broker N | kill-broker N | start-broker N | fetch" >&2
     exit 2

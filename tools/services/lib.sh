@@ -9,6 +9,9 @@ set -euo pipefail
 
 PV_REPO_ROOT="${PV_REPO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 PV_SERVICES_DIR="${PV_SERVICES_DIR:-$PV_REPO_ROOT/.run/services}"
+# bazel test runs without HOME: fall back to the account's home directory.
+HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
 PV_CACHE_DIR="${PV_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pv}"
 export PV_REPO_ROOT PV_SERVICES_DIR PV_CACHE_DIR
 

@@ -130,7 +130,7 @@ pg_ensure_role_db() {
   { printf "\\set pw '%s'\n" "$password"; cat <<'SQL'; } | pg_admin_sql >/dev/null
 SELECT format('CREATE ROLE pv LOGIN PASSWORD %L', :'pw')
   WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pv') \gexec
-SELECT format('ALTER ROLE pv LOGIN PASSWORD %L', :'pw') \gexec
+SELECT format('ALTER ROLE pv LOGIN CREATEDB PASSWORD %L', :'pw') \gexec
 SELECT 'CREATE DATABASE warehouse OWNER pv'
   WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'warehouse') \gexec
 SQL
