@@ -21,8 +21,9 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   # services (tools/services)
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven kcat
-  # scripts
-  python3 curl ca-certificates procps
+  # scripts and deployment checks (tools/check_deploy.sh)
+  python3 python3-yaml curl ca-certificates procps time binutils
+  docker-compose systemd
 )
 
 missing=()

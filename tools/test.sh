@@ -101,9 +101,10 @@ if [[ $QUICK -eq 0 ]]; then
       bin=bazel-bin/${target/://}
       corpus=$ROOT/.run/fuzz-corpus/${target##*:}
       mkdir -p "$corpus"
-      seeds=$(dirname "$bin")
+      seed_dirs=()
+      [[ -d "$ROOT/${target%%:*}/testdata/fuzz_seeds" ]] && seed_dirs+=("$ROOT/${target%%:*}/testdata/fuzz_seeds")
       check "fuzz-${target##*:}" "$bin" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
-        "$corpus" "$ROOT/${target%%:*}/testdata/fuzz_seeds"
+        "$corpus" "${seed_dirs[@]}"
       grep -h "stat::number_of_executed_units" "$LOG_DIR/fuzz-${target##*:}.log" || true
     done
   else

@@ -5,6 +5,7 @@
 #include <climits>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -20,6 +21,11 @@
 #include "oneapi/tbb/enumerable_thread_specific.h"
 #include "oneapi/tbb/global_control.h"
 #include "oneapi/tbb/parallel_for.h"
+
+// ThreadSanitizer builds run the scan on std::threads (see Scan below).
+#if defined(__SANITIZE_THREAD__)
+#define PV_SCAN_STD_THREADS 1
+#endif
 
 namespace pv::etl {
 namespace {
@@ -275,38 +281,58 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
     readers.push_back(std::move(reader));
   }
 
-  int threads = options.threads > 0
-                    ? options.threads
-                    : static_cast<int>(oneapi::tbb::info::default_concurrency());
-  oneapi::tbb::global_control limit(
-      oneapi::tbb::global_control::max_allowed_parallelism, threads);
-  oneapi::tbb::enumerable_thread_specific<ThreadState> states;
+  const int threads =
+      options.threads > 0
+          ? options.threads
+          : static_cast<int>(oneapi::tbb::info::default_concurrency());
   std::mutex error_mu;
   absl::Status error;
   std::atomic<bool> failed{false};
-
+  auto scan_one = [&](size_t i, ThreadState& st) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    absl::Status s;
+    if (ShutdownRequested()) {
+      s = absl::CancelledError("scan interrupted by a shutdown signal");
+    } else {
+      const BlockRef& ref = blocks[i];
+      s = ScanBlock(*readers[ref.segment], options.segments[ref.segment],
+                    ref.block, options, st);
+    }
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (error.ok()) error = s;
+      failed.store(true);
+    }
+  };
+  std::vector<ThreadState*> all_states;
+#ifndef PV_SCAN_STD_THREADS
+  oneapi::tbb::global_control limit(
+      oneapi::tbb::global_control::max_allowed_parallelism, threads);
+  oneapi::tbb::enumerable_thread_specific<ThreadState> states;
   oneapi::tbb::parallel_for(
       oneapi::tbb::blocked_range<size_t>(0, blocks.size(), 1),
       [&](const oneapi::tbb::blocked_range<size_t>& range) {
         ThreadState& st = states.local();
-        for (size_t i = range.begin(); i != range.end(); ++i) {
-          if (failed.load(std::memory_order_relaxed)) return;
-          absl::Status s;
-          if (ShutdownRequested()) {
-            s = absl::CancelledError("scan interrupted by a shutdown signal");
-          } else {
-            const BlockRef& ref = blocks[i];
-            s = ScanBlock(*readers[ref.segment], options.segments[ref.segment],
-                          ref.block, options, st);
-          }
-          if (!s.ok()) {
-            std::lock_guard<std::mutex> lock(error_mu);
-            if (error.ok()) error = s;
-            failed.store(true);
-            return;
-          }
-        }
+        for (size_t i = range.begin(); i != range.end(); ++i) scan_one(i, st);
       });
+  for (ThreadState& st : states) all_states.push_back(&st);
+#else
+  // ThreadSanitizer builds: Debian's oneTBB is not instrumented, so TSan
+  // cannot see its synchronization and reports the scheduler itself. The
+  // same per-thread states and block function run on plain std::threads
+  // here, so TSan checks our code (see the README, "Testing").
+  std::vector<std::unique_ptr<ThreadState>> owned;
+  for (int t = 0; t < threads; ++t) owned.push_back(std::make_unique<ThreadState>());
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (size_t i; (i = next.fetch_add(1)) < blocks.size();) scan_one(i, *owned[t]);
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  for (auto& st : owned) all_states.push_back(st.get());
+#endif
   if (!error.ok()) return error;
 
   // Combine, on this thread, in a fixed order of the thread states. The
@@ -315,14 +341,15 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
   std::vector<AttributePick> store_pick(1), device_pick(1);
   absl::flat_hash_set<int32_t> days;
   int32_t latest = INT32_MIN;
-  for (ThreadState& st : states) {
-    latest = std::max(latest, st.latest_day);
-    for (int32_t d : st.days) days.insert(d);
+  for (ThreadState* st : all_states) {
+    latest = std::max(latest, st->latest_day);
+    for (int32_t d : st->days) days.insert(d);
   }
   FactMap facts;
   warehouse::StarBatch& batch = result.batch;
   ScanCounts& counts = result.counts;
-  for (ThreadState& st : states) {
+  for (ThreadState* state : all_states) {
+    ThreadState& st = *state;
     result.peak_dictionary_bytes +=
         st.products.MemoryBytes() + st.stores.MemoryBytes() +
         st.referrers.MemoryBytes() + st.devices.MemoryBytes();

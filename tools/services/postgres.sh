@@ -18,10 +18,6 @@ PV_SERVICE_NAME=postgres
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_BIN="${PV_PG_BIN:-/usr/lib/postgresql/15/bin}"
-PG_STATE="$PV_SERVICES_DIR/pg"
-PG_DATA="$PG_STATE/data"
-PG_SOCK="$PG_STATE/sock"
-PG_LOG="$PG_STATE/postgres.log"
 PG_PORT_FILE="$PV_SERVICES_DIR/pg.port"
 PG_PASSWORD_FILE="$PV_SERVICES_DIR/pg.password"
 PG_DB=warehouse
@@ -38,6 +34,23 @@ pg_os_user() {
     echo pvpg
   fi
 }
+
+# The cluster's files live under $PV_SERVICES_DIR/pg, unless the cluster's
+# OS user cannot traverse that path (a checkout under /root, or a private
+# umask): then under /var/tmp, in a directory named after the state dir, so
+# that the same state dir always finds the same cluster.
+pg_state_dir() {
+  mkdir -p "$PV_SERVICES_DIR"
+  if [[ $(id -u) -eq 0 ]] && ! runuser -u "$(pg_os_user)" -- test -x "$PV_SERVICES_DIR" 2>/dev/null; then
+    echo "/var/tmp/pv-pg-$(printf '%s' "$PV_SERVICES_DIR" | md5sum | cut -c1-12)"
+  else
+    echo "$PV_SERVICES_DIR/pg"
+  fi
+}
+PG_STATE="$(pg_state_dir)"
+PG_DATA="$PG_STATE/data"
+PG_SOCK="$PG_STATE/sock"
+PG_LOG="$PG_STATE/postgres.log"
 
 # Runs a command as the cluster's OS user.
 as_pg() {
@@ -63,10 +76,10 @@ pg_init() {
   [[ -x "$PG_BIN/initdb" ]] || pv_die "no $PG_BIN/initdb (run tools/services/install.sh)"
   local user
   user="$(pg_os_user)"
-  mkdir -p "$PV_SERVICES_DIR"
-  # The cluster user must be able to reach its directory.
-  as_pg test -x "$PV_SERVICES_DIR" ||
-    pv_die "$user cannot traverse $PV_SERVICES_DIR (set PV_SERVICES_DIR elsewhere)"
+  # The cluster user must be able to reach its directory (see pg_state_dir).
+  mkdir -p "$(dirname "$PG_STATE")"
+  as_pg test -x "$(dirname "$PG_STATE")" ||
+    pv_die "$user cannot traverse $(dirname "$PG_STATE") (set PV_SERVICES_DIR elsewhere)"
   rm -rf "$PG_STATE"
   mkdir -p "$PG_DATA" "$PG_SOCK"
   if [[ $(id -u) -eq 0 ]]; then chown -R "$user:" "$PG_STATE"; fi
