@@ -90,15 +90,16 @@ trap - EXIT
 
 if [[ $QUICK -eq 0 ]]; then
   phase "ASan + UBSan (unit tests)"
-  run_bazel_tests asan-ubsan --config=asan-ubsan --test_tag_filters=-integration,-benchmark //cc/...
+  run_bazel_tests asan-ubsan --config=asan-ubsan --build_tests_only --test_tag_filters=-integration,-benchmark //cc/... //tools/...
   phase "TSan (parallel code)"
-  run_bazel_tests tsan --config=tsan --test_tag_filters=tsan //cc/...
+  run_bazel_tests tsan --config=tsan --build_tests_only --test_tag_filters=tsan //cc/...
 
   phase "fuzz (${FUZZ_SECONDS}s each)"
   if bazel build --config=fuzz //cc/segment:segment_reader_fuzz //cc/event:event_parser_fuzz \
       >"$LOG_DIR/fuzz-build.log" 2>&1; then
+    fuzz_bin=$(bazel info --config=fuzz bazel-bin 2>/dev/null)
     for target in cc/segment:segment_reader_fuzz cc/event:event_parser_fuzz; do
-      bin=bazel-bin/${target/://}
+      bin=$fuzz_bin/${target/://}
       corpus=$ROOT/.run/fuzz-corpus/${target##*:}
       mkdir -p "$corpus"
       seed_dirs=()
