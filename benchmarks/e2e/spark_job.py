@@ -55,6 +55,7 @@ def main():
              .config("spark.driver.host", "127.0.0.1")
              .config("spark.driver.bindAddress", "127.0.0.1")
              .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
              .config("spark.driver.memory", args.driver_memory)
              .config("spark.jars", args.jdbc_jar)
              # The seed ran with 4 shuffle partitions; as many as cores here.
