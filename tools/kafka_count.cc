@@ -10,6 +10,7 @@
 // commit markers still occupy offsets).
 #include <cstdio>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 

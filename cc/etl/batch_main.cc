@@ -62,8 +62,12 @@ ABSL_FLAG(std::string, metrics_file, "",
 ABSL_FLAG(bool, load, true,
           "Load into PostgreSQL. --noload scans and prints the summary only "
           "(the compute part, for benchmarks and dry runs).");
-ABSL_FLAG(int, index_workers, 1,
-          "PostgreSQL parallel workers per fact index build.");
+ABSL_FLAG(int, load_streams, 2,
+          "Side connections that build the fact partitions: parallel COPY "
+          "streams and index builds.");
+ABSL_FLAG(int, index_workers, 0,
+          "PostgreSQL parallel workers per fact index build "
+          "(max_parallel_maintenance_workers).");
 
 namespace pv::etl {
 namespace {
@@ -337,6 +341,8 @@ int Run() {
     run.timings_json = absl::StrFormat("{\"scan\":%.3f}", scan_seconds);
     warehouse::LoaderOptions lo;
     lo.index_workers = absl::GetFlag(FLAGS_index_workers);
+    lo.streams = absl::GetFlag(FLAGS_load_streams);
+    lo.conninfo = *conninfo;
     warehouse::WarehouseLoader loader(conn.get(), lo);
     t = absl::Now();
     PV_LOG(INFO) << "loading " << batch.facts.size() << " fact rows of "

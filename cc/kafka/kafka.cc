@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -25,6 +26,10 @@ struct ClientState {
   std::string brokers;  // for error messages
   std::atomic<int64_t> delivered{0};
   std::atomic<int64_t> failed{0};
+  // Consumers only; borrowed from ConsumerOptions.
+  RebalanceListener* rebalance_listener = nullptr;
+  // ProducerOptions::on_delivery; set before the client exists.
+  std::function<void(const DeliveryReport&)> on_delivery;
 
   absl::Mutex mu;
   // Rejected credentials or a fatal client error: every later call fails.
@@ -156,16 +161,111 @@ void DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque)
   auto* state = static_cast<ClientState*>(opaque);
   if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     state->delivered.fetch_add(1, std::memory_order_relaxed);
+    if (state->on_delivery) {
+      DeliveryReport report;
+      report.partition = m->partition;
+      report.offset = m->offset;
+      report.tag = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m->_private));
+      state->on_delivery(report);
+    }
     return;
   }
   state->failed.fetch_add(1, std::memory_order_relaxed);
-  absl::MutexLock lock(&state->mu);
-  if (state->delivery_errors++ == 0) {
-    state->first_delivery_error = ErrStatus(
-        m->err, absl::StrCat("delivery to topic ", rd_kafka_topic_name(m->rkt),
-                             " partition ", m->partition, " (brokers ",
-                             state->brokers, ") failed"));
+  const absl::Status error = ErrStatus(
+      m->err, absl::StrCat("delivery to topic ", rd_kafka_topic_name(m->rkt), " partition ",
+                           m->partition, " (brokers ", state->brokers, ") failed"));
+  {
+    absl::MutexLock lock(&state->mu);
+    if (state->delivery_errors++ == 0) state->first_delivery_error = error;
   }
+  if (state->on_delivery) {
+    DeliveryReport report;
+    report.partition = m->partition;
+    report.tag = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m->_private));
+    report.status = error;
+    state->on_delivery(report);
+  }
+}
+
+std::vector<TopicPartitionOffset> ToVector(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<TopicPartitionOffset> out;
+  out.reserve(list->cnt);
+  for (int i = 0; i < list->cnt; ++i) {
+    out.push_back({list->elems[i].topic, list->elems[i].partition, list->elems[i].offset});
+  }
+  return out;
+}
+
+std::string Describe(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<std::string> parts;
+  for (int i = 0; i < list->cnt; ++i) {
+    parts.push_back(absl::StrCat(list->elems[i].topic, "[", list->elems[i].partition, "]"));
+  }
+  return absl::StrJoin(parts, ",");
+}
+
+// A listener failure (or an assign that librdkafka refuses) stops the
+// consumer: without the listener's work the offsets cannot be trusted.
+void SetFatal(ClientState* state, absl::Status status) {
+  absl::MutexLock lock(&state->mu);
+  if (state->fatal.ok()) state->fatal = std::move(status);
+}
+
+void ApplyAssignment(rd_kafka_t* rk, ClientState* state, bool cooperative, bool assign,
+                     rd_kafka_topic_partition_list_t* parts) {
+  if (cooperative) {
+    rd_kafka_error_t* error = assign ? rd_kafka_incremental_assign(rk, parts)
+                                     : rd_kafka_incremental_unassign(rk, parts);
+    if (error != nullptr) {
+      SetFatal(state, absl::InternalError(absl::StrCat(
+                          "Kafka ", state->role, ": incremental ",
+                          assign ? "assign" : "unassign", " of ", Describe(parts), ": ",
+                          rd_kafka_error_string(error))));
+      rd_kafka_error_destroy(error);
+    }
+    return;
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_assign(rk, assign ? parts : nullptr);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    SetFatal(state, ErrStatus(err, absl::StrCat("Kafka ", state->role, ": ",
+                                                assign ? "assign " : "unassign ",
+                                                Describe(parts))));
+  }
+}
+
+void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* state = static_cast<ClientState*>(opaque);
+  RebalanceListener* listener = state->rebalance_listener;
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  std::vector<TopicPartitionOffset> list = ToVector(parts);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    for (TopicPartitionOffset& tp : list) tp.offset = kOffsetStored;
+    absl::Status status = state->Fatal();
+    if (status.ok()) status = listener->OnAssign(&list);
+    if (status.ok() && list.size() != static_cast<size_t>(parts->cnt)) {
+      status = absl::InternalError("rebalance listener changed the partition list");
+    }
+    if (!status.ok()) {
+      SetFatal(state, pv::Annotate(status, absl::StrCat("assigning ", Describe(parts))));
+      if (!cooperative) rd_kafka_assign(rk, nullptr);
+      return;
+    }
+    for (int i = 0; i < parts->cnt; ++i) parts->elems[i].offset = list[i].offset;
+    ApplyAssignment(rk, state, cooperative, /*assign=*/true, parts);
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    const bool lost = rd_kafka_assignment_lost(rk) != 0;
+    absl::Status status = listener->OnRevoke(list, lost);
+    if (!status.ok()) {
+      SetFatal(state, pv::Annotate(status, absl::StrCat("revoking ", Describe(parts))));
+    }
+    ApplyAssignment(rk, state, cooperative, /*assign=*/false, parts);
+    return;
+  }
+  SetFatal(state, ErrStatus(err, absl::StrCat("Kafka ", state->role, ": rebalance")));
+  if (!cooperative) rd_kafka_assign(rk, nullptr);
 }
 
 // Creates an rd_kafka_t from `config` plus `extra` properties (which win).
@@ -201,6 +301,9 @@ absl::StatusOr<RdKafkaPtr> NewClient(
   rd_kafka_conf_set_error_cb(conf, ErrorCallback);
   rd_kafka_conf_set_log_cb(conf, LogCallback);
   if (type == RD_KAFKA_PRODUCER) rd_kafka_conf_set_dr_msg_cb(conf, DeliveryCallback);
+  if (state->rebalance_listener != nullptr) {
+    rd_kafka_conf_set_rebalance_cb(conf, RebalanceCallback);
+  }
 
   rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
   if (rk == nullptr) {
@@ -317,6 +420,7 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const KafkaConfig& co
   p->options_ = options;
   p->state_ = std::make_unique<ClientState>();
   p->state_->role = "producer";
+  p->state_->on_delivery = options.on_delivery;
   PV_ASSIGN_OR_RETURN(
       p->rk_, NewClient(RD_KAFKA_PRODUCER, config,
                         {{"enable.idempotence", options.idempotence ? "true" : "false"},
@@ -340,8 +444,9 @@ Producer::~Producer() {
 
 absl::Status Producer::Produce(absl::string_view topic, int32_t partition,
                                absl::string_view key, absl::string_view value,
-                               const std::vector<Header>& headers) {
+                               const std::vector<Header>& headers, uint64_t tag) {
   PV_RETURN_IF_ERROR(state_->Fatal());
+  void* const msg_opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(tag));
   const std::string topic_name(topic);
   const absl::Time deadline = absl::Now() + options_.queue_full_timeout;
   // librdkafka treats a null key as "no key"; an empty view means no key.
@@ -359,14 +464,14 @@ absl::Status Producer::Produce(absl::string_view topic, int32_t partition,
     if (hdrs != nullptr) {
       err = rd_kafka_producev(
           rk_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(msg_opaque),
           RD_KAFKA_V_KEY(key_ptr, key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     } else {
       err = rd_kafka_producev(
           rk_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(msg_opaque),
           RD_KAFKA_V_KEY(key_ptr, key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
     }
@@ -474,6 +579,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const KafkaConfig& co
   c->group_id_ = options.group_id;
   c->state_ = std::make_unique<ClientState>();
   c->state_->role = absl::StrCat("consumer (group ", options.group_id, ")");
+  c->state_->rebalance_listener = options.rebalance_listener;
   PV_ASSIGN_OR_RETURN(c->rk_,
                       NewClient(RD_KAFKA_CONSUMER, config,
                                 {{"group.id", options.group_id},
@@ -584,6 +690,44 @@ absl::Status Consumer::Close() {
     return ErrStatus(err, absl::StrCat("closing consumer of group ", group_id_));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TopicPartitionOffset>> Consumer::Assignment() const {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_assignment(rk_.get(), &list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return ErrStatus(err, absl::StrCat("assignment of group ", group_id_));
+  }
+  std::vector<TopicPartitionOffset> out = ToVector(list);
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
+}
+
+bool Consumer::AssignmentLost() const { return rd_kafka_assignment_lost(rk_.get()) != 0; }
+
+PartitionWatermarks Consumer::CachedWatermarks(absl::string_view topic,
+                                               int32_t partition) const {
+  PartitionWatermarks w;
+  w.partition = partition;
+  if (rd_kafka_get_watermark_offsets(rk_.get(), std::string(topic).c_str(), partition, &w.low,
+                                     &w.high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    w.low = w.high = -1;
+  }
+  return w;
+}
+
+absl::StatusOr<PartitionWatermarks> Consumer::QueryWatermarks(absl::string_view topic,
+                                                              int32_t partition,
+                                                              absl::Duration timeout) const {
+  PartitionWatermarks w;
+  w.partition = partition;
+  const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+      rk_.get(), std::string(topic).c_str(), partition, &w.low, &w.high, ToMillis(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return ErrStatus(err, absl::StrCat("watermarks of topic ", topic, " partition ", partition,
+                                       " (brokers ", state_->brokers, ")"));
+  }
+  return w;
 }
 
 // ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,6 +30,12 @@
 namespace pv::kafka {
 
 inline constexpr int32_t kAnyPartition = RD_KAFKA_PARTITION_UA;
+
+// Logical start offsets for RebalanceListener::OnAssign.
+inline constexpr int64_t kOffsetBeginning = RD_KAFKA_OFFSET_BEGINNING;
+inline constexpr int64_t kOffsetEnd = RD_KAFKA_OFFSET_END;
+// The group's committed offset (auto.offset.reset when there is none).
+inline constexpr int64_t kOffsetStored = RD_KAFKA_OFFSET_STORED;
 
 // librdkafka client properties, kept in insertion order (a later Set of the
 // same key replaces the earlier value). Copyable value type.
@@ -90,6 +97,14 @@ struct Header {
   std::string value;
 };
 
+// The outcome of one produced message, for ProducerOptions::on_delivery.
+struct DeliveryReport {
+  int32_t partition = 0;  // the partition the message went to (or was meant for)
+  int64_t offset = -1;    // its offset there when acknowledged, else -1
+  uint64_t tag = 0;       // what Produce() was given
+  absl::Status status;    // OK when acknowledged; else names topic/partition
+};
+
 struct ProducerOptions {
   // enable.idempotence: no duplicates or reordering on retries.
   bool idempotence = true;
@@ -102,6 +117,11 @@ struct ProducerOptions {
   // How long the destructor waits for unacknowledged messages before
   // dropping them (with a warning).
   absl::Duration close_timeout = absl::Seconds(5);
+  // Called once per message when it is acknowledged or has failed, on the
+  // thread that serves the producer's callbacks (inside Produce(), Flush() or
+  // rd_kafka_poll(raw(), ...)); never concurrently with itself. It must not
+  // call back into the Producer. Unset: only the counters are kept.
+  std::function<void(const DeliveryReport&)> on_delivery;
 };
 
 // A producer (rd_kafka_t of type RD_KAFKA_PRODUCER). Produce() and Flush() may
@@ -117,9 +137,10 @@ class Producer {
   // Queues one message; bytes are copied. partition may be kAnyPartition
   // (partitioned by key). Fails at once on a fatal client error (e.g. the
   // idempotent producer was fenced) or authentication failure seen so far.
+  // `tag` is handed back in this message's DeliveryReport.
   absl::Status Produce(absl::string_view topic, int32_t partition,
                        absl::string_view key, absl::string_view value,
-                       const std::vector<Header>& headers = {});
+                       const std::vector<Header>& headers = {}, uint64_t tag = 0);
 
   // Waits until every queued message is acknowledged or failed, or `timeout`
   // passes. Returns an error naming topic/partition of the first failed
@@ -172,10 +193,50 @@ struct TopicPartitionOffset {
   int64_t offset = 0;
 };
 
+struct PartitionWatermarks {
+  int32_t partition = 0;
+  int64_t low = 0;   // first offset still stored
+  int64_t high = 0;  // offset the next produced message will get
+};
+
+// Told by a Consumer when the group gives it partitions or takes them away,
+// so that an application that keeps its own offsets (segment footers) decides
+// where each partition starts and finishes its work before losing one.
+//
+// Both methods run on the thread that calls Consumer::Poll() or
+// Consumer::Close() (librdkafka serves the rebalance from there), never
+// concurrently. Eager protocols (range, roundrobin: librdkafka's default)
+// revoke the whole assignment before every new one; the cooperative protocol
+// (cooperative-sticky) passes only the partitions that change. Either way
+// the consumer applies the (incremental) assignment after OnAssign returns
+// and drops the partitions after OnRevoke returns.
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+
+  // `partitions` arrive with offset kOffsetStored; set each element's offset
+  // to where consumption must start (an absolute offset, kOffsetBeginning or
+  // kOffsetEnd). Do not add, remove or reorder elements. An error is fatal:
+  // nothing is assigned and every later Poll() returns it.
+  virtual absl::Status OnAssign(std::vector<TopicPartitionOffset>* partitions) = 0;
+
+  // Called before `partitions` are taken away. `lost` is true when the
+  // assignment was lost rather than handed back (session timeout, fatal
+  // error): other members may already own the partitions, so work for them
+  // must be discarded, not published. An error is fatal for the consumer.
+  virtual absl::Status OnRevoke(const std::vector<TopicPartitionOffset>& partitions,
+                                bool lost) = 0;
+};
+
 struct ConsumerOptions {
   std::string group_id;
-  // auto.offset.reset when the group has no committed offset.
+  // auto.offset.reset when the group has no committed offset, or when an
+  // assigned offset is out of range ("error": Poll returns an error naming
+  // the partition and offset instead of silently skipping).
   std::string auto_offset_reset = "earliest";
+  // Borrowed; must outlive the Consumer (Close() and the destructor may call
+  // it). Null: librdkafka assigns at the committed offsets by itself.
+  RebalanceListener* rebalance_listener = nullptr;
 };
 
 // A high-level (group) consumer with enable.auto.commit=false and
@@ -199,8 +260,25 @@ class Consumer {
   // Synchronous commit of the given offsets for this group.
   absl::Status Commit(const std::vector<TopicPartitionOffset>& offsets);
 
-  // Leaves the group; idempotent.
+  // Leaves the group; idempotent. With a RebalanceListener, its OnRevoke
+  // runs from here for the partitions still assigned.
   absl::Status Close();
+
+  // The partitions currently assigned to this member (offset unset).
+  absl::StatusOr<std::vector<TopicPartitionOffset>> Assignment() const;
+
+  // True when the current assignment was lost (session timeout) and the
+  // partitions may already be consumed by another member.
+  bool AssignmentLost() const;
+
+  // Low/high watermarks as last seen in fetch responses (no broker request;
+  // -1 while unknown). Cheap enough to call for every progress report.
+  PartitionWatermarks CachedWatermarks(absl::string_view topic, int32_t partition) const;
+
+  // Watermarks asked from the partition leader, within `timeout`.
+  absl::StatusOr<PartitionWatermarks> QueryWatermarks(absl::string_view topic,
+                                                      int32_t partition,
+                                                      absl::Duration timeout) const;
 
   rd_kafka_t* raw() const { return rk_.get(); }
 
@@ -210,12 +288,6 @@ class Consumer {
   internal::RdKafkaPtr rk_;
   std::string group_id_;
   bool closed_ = false;
-};
-
-struct PartitionWatermarks {
-  int32_t partition = 0;
-  int64_t low = 0;   // first offset still stored
-  int64_t high = 0;  // offset the next produced message will get
 };
 
 // Topic administration and offset queries. Thread-compatible.

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
+#include <mutex>
+#include <atomic>
 #include <climits>
 #include <functional>
 #include <numeric>
@@ -214,31 +217,188 @@ std::string FactChecksum(const std::vector<FactRow>& facts,
   return absl::StrFormat("%016x%016x", sum, mix);
 }
 
+namespace {
+
+// The statements that index a staged partition, one per index (each may
+// run on its own connection).
+std::vector<std::string> IndexStatements(const std::string& part) {
+  const std::string t = "pv_staging." + part;
+  return {
+      absl::StrCat("CREATE UNIQUE INDEX ", part, "_grain ON ", t,
+                   " (date_key, product_key, country_key, referrer_key, device_key)"),
+      absl::StrCat("CREATE INDEX ", part, "_product ON ", t, " (product_key)"),
+      absl::StrCat("CREATE INDEX ", part, "_country ON ", t, " (country_key)"),
+      absl::StrCat("CREATE INDEX ", part, "_referrer ON ", t, " (referrer_key)"),
+      absl::StrCat("CREATE INDEX ", part, "_device ON ", t, " (device_key)"),
+      absl::StrCat("CREATE INDEX ", part, "_date ON ", t, " (date_key)"),
+  };
+}
+
+// Runs `jobs` over `conns.size()` threads, one connection each; returns the
+// first error.
+absl::Status RunOnConnections(
+    std::vector<std::unique_ptr<PgConnection>>& conns, size_t jobs,
+    const std::function<absl::Status(PgConnection*, size_t job)>& run) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  absl::Status first;
+  std::vector<std::thread> threads;
+  for (auto& c : conns) {
+    PgConnection* conn = c.get();
+    threads.emplace_back([&, conn] {
+      for (size_t j; (j = next.fetch_add(1)) < jobs;) {
+        absl::Status s = run(conn, j);
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (first.ok()) first = s;
+          next.store(jobs);  // stop handing out work
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  return first;
+}
+
+}  // namespace
+
+absl::Status WarehouseLoader::DropStaging(PgConnection* conn) {
+  PV_ASSIGN_OR_RETURN(
+      PgResult tables,
+      conn->Query("SELECT tablename FROM pg_tables WHERE schemaname = 'pv_staging'"));
+  for (int i = 0; i < tables.rows(); ++i) {
+    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
+        "DROP TABLE IF EXISTS pv_staging.", QuoteIdent(tables.Get(i, 0)))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WarehouseLoader::BuildStagedPartitions(
+    const StarBatch& batch, const std::vector<KeyedFact>& keyed,
+    LoadStats* stats) {
+  absl::Time t = absl::Now();
+  const int streams = std::max(1, options_.streams);
+  std::vector<std::unique_ptr<PgConnection>> side;
+  for (int i = 0; i < streams; ++i) {
+    PV_ASSIGN_OR_RETURN(auto c, PgConnection::Connect(options_.conninfo));
+    PV_RETURN_IF_ERROR(c->Exec(absl::StrCat(
+        "SET maintenance_work_mem = ", QuoteLiteral(options_.maintenance_work_mem),
+        "; SET max_parallel_maintenance_workers = ",
+        std::max(0, options_.index_workers))));
+    side.push_back(std::move(c));
+  }
+  // Empty tables first, each with the CHECK that lets ATTACH skip its scan.
+  struct Chunk {
+    int32_t day;
+    size_t begin, end;  // into `keyed`
+  };
+  std::vector<Chunk> chunks;
+  size_t pos = 0;
+  for (int32_t day : batch.fact_days) {
+    const std::string part = FactPartitionName(day);
+    const int32_t date_key = DateKey(day);
+    PV_RETURN_IF_ERROR(side[0]->Exec(absl::StrCat(
+        "CREATE TABLE pv_staging.", part,
+        " (LIKE public.fact_product_views INCLUDING DEFAULTS);"
+        "ALTER TABLE pv_staging.", part, " ADD CONSTRAINT ", part,
+        "_date CHECK (date_key = ", date_key, ")")));
+    size_t begin = pos;
+    while (pos < keyed.size() && keyed[pos].date_key == date_key) ++pos;
+    // Split the day into pieces so that every stream has work.
+    const size_t rows = pos - begin;
+    const size_t piece = std::max<size_t>(50000, (rows + streams - 1) / streams);
+    for (size_t b = begin; b < pos; b += piece) {
+      chunks.push_back({day, b, std::min(pos, b + piece)});
+    }
+  }
+  if (pos != keyed.size()) {
+    return absl::InternalError("fact rows outside the fact days");
+  }
+  const int64_t processed_at_us = absl::ToUnixMicros(absl::Now());
+  PV_RETURN_IF_ERROR(RunOnConnections(
+      side, chunks.size(), [&](PgConnection* conn, size_t j) -> absl::Status {
+        const Chunk& c = chunks[j];
+        size_t next = c.begin;
+        bool header = false;
+        return Annotate(
+            conn->CopyIn(
+                absl::StrCat("COPY pv_staging.", FactPartitionName(c.day),
+                             " FROM STDIN (FORMAT binary)"),
+                [&](std::string* out) -> absl::StatusOr<bool> {
+                  CopyBinaryEncoder e(out);
+                  if (!header) {
+                    e.Header();
+                    header = true;
+                  }
+                  for (; next < c.end && out->size() < (1 << 20); ++next) {
+                    const KeyedFact& k = keyed[next];
+                    const FactRow& f = batch.facts[k.row];
+                    e.StartRow(12);
+                    e.Int4(k.date_key);
+                    e.Int4(k.product);
+                    e.Int4(k.store);
+                    e.Int4(k.referrer);
+                    e.Int4(k.device);
+                    e.Int8(f.view_count);
+                    e.Int8(f.device != 0 ? 1 : 0);  // distinct non-empty device_id
+                    e.TimestampUnix(f.min_time);
+                    e.TimestampUnix(f.max_time);
+                    e.Int8(f.max_time - f.min_time);
+                    e.Float8(static_cast<double>(f.sum_time) /
+                             static_cast<double>(f.view_count));
+                    e.TimestampUnixMicros(processed_at_us);
+                  }
+                  if (next < c.end) return true;
+                  e.Trailer();
+                  return false;
+                }),
+            absl::StrCat("facts of ", DateText(c.day)));
+      }));
+  stats->fact_copy_seconds = Seconds(t);
+  t = absl::Now();
+  std::vector<std::string> index_jobs;
+  for (int32_t day : batch.fact_days) {
+    for (std::string& s : IndexStatements(FactPartitionName(day))) {
+      index_jobs.push_back(std::move(s));
+    }
+  }
+  PV_RETURN_IF_ERROR(RunOnConnections(
+      side, index_jobs.size(),
+      [&](PgConnection* conn, size_t j) { return conn->Exec(index_jobs[j]); }));
+  stats->fact_index_seconds = Seconds(t);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<LoadStats> WarehouseLoader::Load(const StarBatch& batch,
                                                 const RunDescription& run) {
   LoadStats stats;
-  PV_RETURN_IF_ERROR(conn_->Exec("BEGIN"));
-  absl::Status status = LoadInTransaction(batch, run, &stats);
-  if (!status.ok()) {
-    // If the connection is gone the server rolls back by itself.
-    (void)conn_->Exec("ROLLBACK");
-    return status;
+  // One load at a time per database, held across the staging phase too;
+  // a session lock, so it is released if this process dies.
+  PV_RETURN_IF_ERROR(
+      conn_->Exec(absl::StrCat("SELECT pg_advisory_lock(", kLoadLockId, ")")));
+  // What a crashed load left in pv_staging is garbage now.
+  absl::Status status = DropStaging(conn_);
+  if (status.ok()) status = conn_->Exec("BEGIN");
+  if (status.ok()) {
+    status = LoadInTransaction(batch, run, &stats);
+    if (status.ok()) {
+      absl::Time t = absl::Now();
+      status = Annotate(conn_->Exec("COMMIT"), "commit");
+      stats.commit_seconds = Seconds(t);
+    } else {
+      // If the connection is gone the server rolls back by itself.
+      (void)conn_->Exec("ROLLBACK");
+    }
   }
-  absl::Time t = absl::Now();
-  PV_RETURN_IF_ERROR(conn_->Exec("COMMIT"), "commit");
-  stats.commit_seconds = Seconds(t);
+  if (!status.ok()) (void)DropStaging(conn_);
+  (void)conn_->Exec(absl::StrCat("SELECT pg_advisory_unlock(", kLoadLockId, ")"));
+  if (!status.ok()) return status;
   return stats;
 }
 
 absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
                                                 const RunDescription& run,
                                                 LoadStats* stats) {
-  PV_RETURN_IF_ERROR(
-      conn_->Exec(absl::StrCat("SELECT pg_advisory_xact_lock(", kLoadLockId, ")")));
-  PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
-      "SET LOCAL maintenance_work_mem = ", QuoteLiteral(options_.maintenance_work_mem),
-      "; SET LOCAL max_parallel_maintenance_workers = ",
-      std::max(0, options_.index_workers))));
 
   // 1. Dimensions.
   absl::Time t = absl::Now();
@@ -318,97 +478,39 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
   }
   stats->dimension_seconds = Seconds(t);
 
-  // 2. Facts, one partition per day, sorted by grain.
-  std::vector<uint32_t> order(batch.facts.size());
-  std::iota(order.begin(), order.end(), 0);
-  auto grain = [&](uint32_t i) {
+  // 2. Facts: each day's partition is built in pv_staging on side
+  // connections (parallel COPY streams, then parallel index builds), then
+  // swapped in here, inside the transaction.
+  t = absl::Now();
+  std::vector<KeyedFact> keyed(batch.facts.size());
+  for (size_t i = 0; i < batch.facts.size(); ++i) {
     const FactRow& f = batch.facts[i];
-    return std::make_tuple(f.day, product_keys[f.product], store_keys[f.store],
-                           referrer_keys[f.referrer], device_keys[f.device]);
-  };
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return grain(a) < grain(b); });
+    keyed[i] = {DateKey(f.day), product_keys[f.product], store_keys[f.store],
+                referrer_keys[f.referrer], device_keys[f.device],
+                static_cast<uint32_t>(i)};
+  }
+  std::sort(keyed.begin(), keyed.end());
   stats->fact_rows = static_cast<int64_t>(batch.facts.size());
   stats->fact_checksum = FactChecksum(batch.facts, product_keys, store_keys,
                                       referrer_keys, device_keys);
-  const int64_t processed_at_us = absl::ToUnixMicros(absl::Now());
-  size_t next = 0;
+  PV_RETURN_IF_ERROR(BuildStagedPartitions(batch, keyed, stats));
+
   for (int32_t day : batch.fact_days) {
     const std::string part = FactPartitionName(day);
-    const std::string building = part + "_new";
-    const int32_t date_key = DateKey(day);
-    t = absl::Now();
-    PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
-        "CREATE TABLE ", building,
-        " (LIKE fact_product_views INCLUDING DEFAULTS)")));
-    while (next < order.size() && batch.facts[order[next]].day < day) ++next;
-    bool header = false;
-    PV_RETURN_IF_ERROR(conn_->CopyIn(
-        absl::StrCat("COPY ", building, " FROM STDIN (FORMAT binary)"),
-        [&](std::string* chunk) -> absl::StatusOr<bool> {
-          CopyBinaryEncoder e(chunk);
-          if (!header) {
-            e.Header();
-            header = true;
-          }
-          while (next < order.size() && batch.facts[order[next]].day == day &&
-                 chunk->size() < (1 << 20)) {
-            const FactRow& f = batch.facts[order[next++]];
-            e.StartRow(12);
-            e.Int4(date_key);
-            e.Int4(product_keys[f.product]);
-            e.Int4(store_keys[f.store]);
-            e.Int4(referrer_keys[f.referrer]);
-            e.Int4(device_keys[f.device]);
-            e.Int8(f.view_count);
-            e.Int8(f.device != 0 ? 1 : 0);  // distinct non-null device_id
-            e.TimestampUnix(f.min_time);
-            e.TimestampUnix(f.max_time);
-            e.Int8(f.max_time - f.min_time);
-            e.Float8(static_cast<double>(f.sum_time) /
-                     static_cast<double>(f.view_count));
-            e.TimestampUnixMicros(processed_at_us);
-          }
-          if (next < order.size() && batch.facts[order[next]].day == day) {
-            return true;
-          }
-          e.Trailer();
-          return false;
-        }),
-        "facts of ", DateText(day));
-    stats->fact_copy_seconds += Seconds(t);
-    t = absl::Now();
-    PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
-        "ALTER TABLE ", building, " ADD CONSTRAINT ", part, "_date CHECK (date_key = ",
-        date_key, ");",
-        "CREATE UNIQUE INDEX ", building, "_grain ON ", building,
-        " (date_key, product_key, country_key, referrer_key, device_key);",
-        "CREATE INDEX ", building, "_date ON ", building, " (date_key);",
-        "CREATE INDEX ", building, "_product ON ", building, " (product_key);",
-        "CREATE INDEX ", building, "_country ON ", building, " (country_key);",
-        "CREATE INDEX ", building, "_referrer ON ", building, " (referrer_key);",
-        "CREATE INDEX ", building, "_device ON ", building, " (device_key);")));
-    stats->fact_index_seconds += Seconds(t);
-    // Swap: drop the day's old partition, give the new one its name, attach.
     PV_ASSIGN_OR_RETURN(
         PgResult old,
         conn_->Query("SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = "
                      "i.inhrelid WHERE i.inhparent = "
-                     "'fact_product_views'::regclass AND c.relname = $1",
+                     "'public.fact_product_views'::regclass AND c.relname = $1",
                      {part}));
     std::string swap;
     if (old.rows() > 0) {
-      absl::StrAppend(&swap, "ALTER TABLE fact_product_views DETACH PARTITION ",
-                      part, "; DROP TABLE ", part, ";");
+      absl::StrAppend(&swap, "ALTER TABLE public.fact_product_views DETACH PARTITION public.",
+                      part, "; DROP TABLE public.", part, ";");
     }
-    absl::StrAppend(&swap, "ALTER TABLE ", building, " RENAME TO ", part, ";");
-    for (const char* idx : {"_grain", "_date", "_product", "_country", "_referrer",
-                            "_device"}) {
-      absl::StrAppend(&swap, "ALTER INDEX ", building, idx, " RENAME TO ", part,
-                      idx, ";");
-    }
-    absl::StrAppend(&swap, "ALTER TABLE fact_product_views ATTACH PARTITION ",
-                    part, " FOR VALUES IN (", date_key, ");");
+    absl::StrAppend(&swap, "ALTER TABLE pv_staging.", part, " SET SCHEMA public;",
+                    "ALTER TABLE public.fact_product_views ATTACH PARTITION public.",
+                    part, " FOR VALUES IN (", DateKey(day), ");");
     PV_RETURN_IF_ERROR(conn_->Exec(swap), "replacing facts of ", DateText(day));
   }
 

@@ -7,13 +7,17 @@
 //      keys do not depend on thread scheduling), existing members keep theirs
 //      and get their derived attributes refreshed; the keys of all members are
 //      read back with COPY TO;
-//   2. each fact day is built off to the side: a new table filled by binary
-//      COPY (rows sorted by grain), indexed, given a CHECK on its date, then
-//      swapped in for the day's old partition (detach + drop + attach), so a
-//      rerun replaces the day instead of appending to it;
+//   2. each fact day is built off to the side, in schema pv_staging, on
+//      `streams` side connections: a new table with a CHECK on its date,
+//      filled by parallel binary COPY streams (rows sorted by grain), then
+//      indexed (index builds spread over the connections); inside the
+//      transaction it is moved into public and swapped in for the day's old
+//      partition (detach + drop + attach), so a rerun replaces the day
+//      instead of appending to it. Staged tables are invisible to queries;
+//      a failed load drops them, and a crashed load's are dropped by the next;
 //   3. a ledger row (etl_run_ledger) is inserted, and the transaction commits.
 //
-// Runs are serialized by a transaction-scoped advisory lock. The loader
+// Loads are serialized by a session advisory lock on the main connection. The loader
 // expects the schema of sql/ (cc/warehouse/schema.h) to be applied.
 #ifndef PV_WAREHOUSE_LOADER_H_
 #define PV_WAREHOUSE_LOADER_H_
@@ -50,9 +54,28 @@ struct LoadStats {
 };
 
 struct LoaderOptions {
+  // Connection string for the side connections that build fact partitions
+  // (the same database as the main connection; libpq's environment applies).
+  std::string conninfo;
+  // Side connections: parallel COPY streams and index builds.
+  int streams = 2;
   // PostgreSQL parallel workers per index build (max_parallel_maintenance_workers).
-  int index_workers = 1;
+  int index_workers = 0;
   std::string maintenance_work_mem = "256MB";
+};
+
+// A fact row with its surrogate keys, sortable by grain.
+struct KeyedFact {
+  int32_t date_key;
+  int32_t product, store, referrer, device;
+  uint32_t row;  // index into StarBatch::facts
+  bool operator<(const KeyedFact& o) const {
+    if (date_key != o.date_key) return date_key < o.date_key;
+    if (product != o.product) return product < o.product;
+    if (store != o.store) return store < o.store;
+    if (referrer != o.referrer) return referrer < o.referrer;
+    return device < o.device;
+  }
 };
 
 class WarehouseLoader {
@@ -71,6 +94,10 @@ class WarehouseLoader {
                              absl::string_view error);
 
  private:
+  absl::Status BuildStagedPartitions(const StarBatch& batch,
+                                     const std::vector<KeyedFact>& keyed,
+                                     LoadStats* stats);
+  static absl::Status DropStaging(PgConnection* conn);
   absl::Status LoadInTransaction(const StarBatch& batch,
                                  const RunDescription& run, LoadStats* stats);
 

@@ -1,0 +1,483 @@
+#include "cc/ingest/mirror.h"
+
+#include <librdkafka/rdkafka.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cc/common/logging.h"
+#include "cc/common/progress.h"
+#include "cc/common/shutdown.h"
+#include "cc/common/status.h"
+
+namespace pv::ingest {
+
+// ---------------------------------------------------------------------------
+// OffsetTracker
+
+uint64_t OffsetTracker::Track(int32_t partition, int64_t offset) {
+  Partition& p = partitions_[partition];
+  const uint64_t seq = p.next_seq++;
+  p.window.push_back({offset, false});
+  ++in_flight_;
+  return (static_cast<uint64_t>(partition) << kSeqBits) | seq;
+}
+
+void OffsetTracker::Acknowledge(uint64_t tag) {
+  const auto partition = static_cast<int32_t>(tag >> kSeqBits);
+  const uint64_t seq = tag & ((uint64_t{1} << kSeqBits) - 1);
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return;
+  Partition& p = it->second;
+  if (seq < p.front_seq || seq >= p.front_seq + p.window.size()) return;
+  Entry& e = p.window[seq - p.front_seq];
+  if (e.acknowledged) return;
+  e.acknowledged = true;
+  while (!p.window.empty() && p.window.front().acknowledged) {
+    p.committable = p.window.front().offset + 1;
+    p.changed = true;
+    p.window.pop_front();
+    ++p.front_seq;
+    --in_flight_;
+  }
+}
+
+absl::StatusOr<std::pair<int32_t, int64_t>> OffsetTracker::Lookup(uint64_t tag) const {
+  const auto partition = static_cast<int32_t>(tag >> kSeqBits);
+  const uint64_t seq = tag & ((uint64_t{1} << kSeqBits) - 1);
+  auto it = partitions_.find(partition);
+  if (it != partitions_.end()) {
+    const Partition& p = it->second;
+    if (seq >= p.front_seq && seq < p.front_seq + p.window.size()) {
+      return std::make_pair(partition, p.window[seq - p.front_seq].offset);
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("message tag ", tag, " is not in flight"));
+}
+
+std::vector<std::pair<int32_t, int64_t>> OffsetTracker::TakeCommittable() {
+  std::vector<std::pair<int32_t, int64_t>> out;
+  for (auto& [partition, p] : partitions_) {
+    if (p.changed && p.committable >= 0) out.emplace_back(partition, p.committable);
+    p.changed = false;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void OffsetTracker::Untake(const std::vector<std::pair<int32_t, int64_t>>& partitions) {
+  for (const auto& [partition, offset] : partitions) {
+    auto it = partitions_.find(partition);
+    if (it != partitions_.end()) it->second.changed = true;
+  }
+}
+
+int32_t DestinationPartition(int32_t source_partition, int destination_partitions) {
+  if (destination_partitions <= 0 || source_partition < destination_partitions) {
+    return source_partition;
+  }
+  return source_partition % destination_partitions;
+}
+
+const char* StopReasonName(StopReason reason) {
+  switch (reason) {
+    case StopReason::kRunning:
+      return "running";
+    case StopReason::kMaxMessages:
+      return "reached --max-messages";
+    case StopReason::kEndOfSource:
+      return "reached the end of the source (--exit-at-end)";
+    case StopReason::kSignal:
+      return "stopped by signal";
+    case StopReason::kError:
+      return "failed";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------
+// RunMirror
+
+namespace {
+
+constexpr absl::Duration kPollTimeout = absl::Milliseconds(100);
+
+void SetDefault(kafka::KafkaConfig& config, const char* key, const std::string& value) {
+  if (config.Get(key).empty()) config.Set(key, value);
+}
+
+bool Transient(const absl::Status& s) {
+  return absl::IsDeadlineExceeded(s) || absl::IsUnavailable(s) || absl::IsInternal(s);
+}
+
+// Partition count of `topic`, asked in short slices so that rejected
+// credentials (reported by the client between slices) end the wait early,
+// and retried while the cluster is merely unreachable.
+absl::StatusOr<int> PartitionCountWithin(kafka::Admin& admin, const std::string& topic,
+                                         absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    const absl::Duration slice =
+        std::max(absl::Milliseconds(100), std::min(deadline - absl::Now(), absl::Seconds(2)));
+    absl::StatusOr<int> n = admin.PartitionCount(topic, slice);
+    if (n.ok() || !Transient(n.status()) || absl::Now() >= deadline) return n;
+    if (WaitForShutdownFor(absl::Milliseconds(200))) {
+      return absl::CancelledError("interrupted during start-up");
+    }
+  }
+}
+
+// Partitions of `topic` currently assigned to the consumer.
+std::set<int32_t> AssignedPartitions(rd_kafka_t* rk, const std::string& topic) {
+  std::set<int32_t> out;
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || list == nullptr) {
+    return out;
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    if (topic == list->elems[i].topic) out.insert(list->elems[i].partition);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
+}
+
+// Whether every assigned partition was read up to its high watermark. A
+// partition this run has not read from yet starts at its committed offset
+// (or, without one, at its low watermark: auto.offset.reset=earliest).
+absl::StatusOr<bool> CaughtUp(rd_kafka_t* rk, const std::string& topic,
+                              const absl::flat_hash_map<int32_t, int64_t>& next_offset,
+                              const std::set<int32_t>& assigned) {
+  if (assigned.empty()) return false;
+  constexpr int kTimeoutMs = 5000;
+  absl::flat_hash_map<int32_t, int64_t> start;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(assigned.size()));
+  for (int32_t p : assigned) {
+    if (!next_offset.contains(p)) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+  }
+  if (list->cnt > 0) {
+    const rd_kafka_resp_err_t err = rd_kafka_committed(rk, list, kTimeoutMs);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_topic_partition_list_destroy(list);
+      return absl::UnavailableError(absl::StrCat("committed offsets of topic ", topic, ": ",
+                                                 rd_kafka_err2str(err)));
+    }
+    for (int i = 0; i < list->cnt; ++i) start[list->elems[i].partition] = list->elems[i].offset;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  for (int32_t p : assigned) {
+    int64_t low = 0, high = 0;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, kTimeoutMs);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::UnavailableError(absl::StrCat("watermarks of topic ", topic, " partition ",
+                                                 p, ": ", rd_kafka_err2str(err)));
+    }
+    int64_t next;
+    if (auto it = next_offset.find(p); it != next_offset.end()) {
+      next = it->second;
+    } else {
+      next = start[p] >= 0 ? start[p] : low;
+    }
+    if (next < high) return false;
+  }
+  return true;
+}
+
+// Messages not yet read from the assigned partitions, from the watermarks
+// the consumer cached with its last fetches; -1 when unknown.
+int64_t Lag(rd_kafka_t* rk, const std::string& topic,
+            const absl::flat_hash_map<int32_t, int64_t>& next_offset) {
+  const std::set<int32_t> assigned = AssignedPartitions(rk, topic);
+  if (assigned.empty()) return -1;
+  int64_t lag = 0;
+  for (int32_t p : assigned) {
+    int64_t low = -1, high = -1;
+    auto it = next_offset.find(p);
+    if (rd_kafka_get_watermark_offsets(rk, topic.c_str(), p, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0 || it == next_offset.end()) {
+      return -1;
+    }
+    lag += std::max<int64_t>(0, high - it->second);
+  }
+  return lag;
+}
+
+// The live progress line: Progress's format plus lag and in-flight counts,
+// driven from the mirror's own loop (which has the numbers at hand).
+class ProgressLine {
+ public:
+  ProgressLine(absl::Duration interval, uint64_t total)
+      : tty_(isatty(STDERR_FILENO) == 1),
+        interval_(interval > absl::ZeroDuration()
+                      ? interval
+                      : (tty_ ? absl::Milliseconds(500) : absl::Seconds(10))),
+        total_(total),
+        start_(absl::Now()),
+        next_(start_ + interval_) {}
+
+  bool Due(absl::Time now) const { return now >= next_; }
+
+  void Report(uint64_t messages, uint64_t bytes, int64_t lag, int64_t in_flight,
+              bool final_report) {
+    const absl::Time now = absl::Now();
+    next_ = now + interval_;
+    std::string line = FormatProgressLine("mirror", "messages", messages, bytes, total_,
+                                          now - start_);
+    absl::StrAppend(&line, " lag ", lag < 0 ? std::string("?") : HumanCount(lag),
+                    " in flight ", in_flight);
+    if (!tty_) {
+      PV_LOG(INFO) << line;
+      return;
+    }
+    std::string out = absl::StrCat("\r", line);
+    if (line.size() < last_length_) out.append(last_length_ - line.size(), ' ');
+    last_length_ = line.size();
+    if (final_report) out.push_back('\n');
+    std::fwrite(out.data(), 1, out.size(), stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  const bool tty_;
+  const absl::Duration interval_;
+  const uint64_t total_;
+  const absl::Time start_;
+  absl::Time next_;
+  size_t last_length_ = 0;
+};
+
+absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary) {
+  const std::string& src_topic = options.source_topic;
+  const std::string& dst_topic = options.destination_topic;
+  if (src_topic.empty() || dst_topic.empty() || options.group_id.empty()) {
+    return absl::InvalidArgumentError("source topic, destination topic and group are required");
+  }
+
+  kafka::KafkaConfig source = options.source;
+  SetDefault(source, "client.id", "pv-mirror");
+  // Bounded prefetch: the consumer stops fetching beyond this.
+  SetDefault(source, "queued.max.messages.kbytes", "16384");
+  kafka::KafkaConfig destination = options.destination;
+  SetDefault(destination, "client.id", "pv-mirror");
+  SetDefault(destination, "queue.buffering.max.kbytes", "65536");
+  SetDefault(destination, "queue.buffering.max.messages", "200000");
+  SetDefault(destination, "linger.ms", "10");
+
+  // Destination topic: exists, or is created.
+  PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Admin> dst_admin,
+                      kafka::Admin::Create(destination));
+  const std::string dst_where =
+      absl::StrCat("destination topic ", dst_topic, " (brokers ", destination.brokers(), ")");
+  absl::StatusOr<int> dst_partitions =
+      PartitionCountWithin(*dst_admin, dst_topic, options.setup_timeout);
+  if (absl::IsNotFound(dst_partitions.status())) {
+    const int min_isr = std::max(1, std::min(options.min_insync_replicas,
+                                             options.replication_factor));
+    absl::Status created = dst_admin->CreateTopic(
+        dst_topic, options.partitions, options.replication_factor, options.setup_timeout,
+        {{"min.insync.replicas", absl::StrCat(min_isr)}});
+    if (created.ok()) {
+      summary->created_destination_topic = true;
+      PV_LOG(INFO) << "created " << dst_where << ": " << options.partitions
+                   << " partitions, RF " << options.replication_factor
+                   << ", min.insync.replicas " << min_isr;
+    } else if (!absl::IsAlreadyExists(created)) {
+      return created;
+    }
+    dst_partitions = PartitionCountWithin(*dst_admin, dst_topic, options.setup_timeout);
+  }
+  PV_RETURN_IF_ERROR(dst_partitions.status(), dst_where);
+  summary->destination_partitions = *dst_partitions;
+  dst_admin.reset();
+
+  // Source topic: must exist (a typo should not wait forever).
+  const std::string src_where =
+      absl::StrCat("source topic ", src_topic, " (brokers ", source.brokers(), ")");
+  {
+    // options.source: the consumer-only defaults above would draw warnings here.
+    PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Admin> src_admin,
+                        kafka::Admin::Create(options.source));
+    absl::StatusOr<int> n = PartitionCountWithin(*src_admin, src_topic, options.setup_timeout);
+    PV_RETURN_IF_ERROR(n.status(), src_where);
+    summary->source_partitions = *n;
+  }
+  if (summary->source_partitions > summary->destination_partitions) {
+    PV_LOG(WARNING) << src_where << " has " << summary->source_partitions
+                    << " partitions, " << dst_where << " only "
+                    << summary->destination_partitions
+                    << ": source partition p goes to p modulo "
+                    << summary->destination_partitions
+                    << " (order within each source partition is kept)";
+  }
+
+  // Declared before the producer, whose delivery reports use them, so they
+  // outlive it.
+  OffsetTracker tracker;
+  absl::Status delivery_error;
+  kafka::ProducerOptions producer_options;
+  producer_options.idempotence = true;
+  producer_options.acks = "all";
+  producer_options.message_timeout = options.message_timeout;
+  producer_options.queue_full_timeout = options.message_timeout;
+  producer_options.close_timeout = absl::Seconds(5);
+  producer_options.on_delivery = [&](const kafka::DeliveryReport& report) {
+    if (report.status.ok()) {
+      tracker.Acknowledge(report.tag);
+      return;
+    }
+    if (delivery_error.ok()) {
+      absl::StatusOr<std::pair<int32_t, int64_t>> from = tracker.Lookup(report.tag);
+      delivery_error = pv::Annotate(
+          report.status,
+          from.ok() ? absl::StrCat("message from source topic ", src_topic, " partition ",
+                                   from->first, " offset ", from->second)
+                    : std::string("message"));
+    }
+  };
+  PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Producer> producer,
+                      kafka::Producer::Create(destination, producer_options));
+
+  kafka::ConsumerOptions consumer_options;
+  consumer_options.group_id = options.group_id;
+  consumer_options.auto_offset_reset = "earliest";
+  PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Consumer> consumer,
+                      kafka::Consumer::Create(source, consumer_options));
+  PV_RETURN_IF_ERROR(consumer->Subscribe({src_topic}), src_where);
+  PV_LOG(INFO) << "mirroring " << src_where << " -> " << dst_where << " as group "
+               << options.group_id;
+
+  absl::flat_hash_map<int32_t, int64_t> next_offset;  // per source partition
+  auto commit = [&]() -> absl::Status {
+    std::vector<std::pair<int32_t, int64_t>> ready = tracker.TakeCommittable();
+    if (ready.empty()) return absl::OkStatus();
+    // A partition revoked in a rebalance is someone else's now: committing
+    // our older position there would only rewind its new owner.
+    const std::set<int32_t> assigned = AssignedPartitions(consumer->raw(), src_topic);
+    std::vector<kafka::TopicPartitionOffset> offsets;
+    std::vector<std::pair<int32_t, int64_t>> kept;
+    for (const auto& [p, o] : ready) {
+      if (!assigned.count(p)) continue;
+      offsets.push_back({src_topic, p, o});
+      kept.emplace_back(p, o);
+    }
+    absl::Status s = consumer->Commit(offsets);
+    if (!s.ok()) {
+      tracker.Untake(kept);
+      return pv::Annotate(s, absl::StrCat("source brokers ", source.brokers()));
+    }
+    for (const auto& [p, o] : kept) summary->committed[p] = o;
+    return absl::OkStatus();
+  };
+
+  ProgressLine progress(options.progress_interval, options.max_messages);
+  absl::Time next_commit = absl::Now() + options.commit_interval;
+  absl::Time next_end_check = absl::InfinitePast();
+  absl::Status status;
+  for (;;) {
+    if (ShutdownRequested()) {
+      summary->reason = StopReason::kSignal;
+      break;
+    }
+    if (!delivery_error.ok()) {
+      status = delivery_error;
+      break;
+    }
+    if (options.max_messages > 0 && summary->messages >= options.max_messages) {
+      summary->reason = StopReason::kMaxMessages;
+      break;
+    }
+    absl::StatusOr<kafka::Message> polled = consumer->Poll(kPollTimeout);
+    if (!polled.ok()) {
+      status = pv::Annotate(polled.status(), src_where);
+      break;
+    }
+    const absl::Time now = absl::Now();
+    if (polled->empty()) {
+      if (options.exit_at_end && now >= next_end_check) {
+        next_end_check = now + absl::Milliseconds(500);
+        absl::StatusOr<bool> done = CaughtUp(consumer->raw(), src_topic, next_offset,
+                                             AssignedPartitions(consumer->raw(), src_topic));
+        if (!done.ok()) {
+          PV_LOG(WARNING) << "end-of-source check: " << done.status();
+        } else if (*done) {
+          summary->reason = StopReason::kEndOfSource;
+          break;
+        }
+      }
+    } else {
+      const kafka::Message& m = *polled;
+      const int32_t p = m.partition();
+      if (p < 0 || p > OffsetTracker::kMaxPartition) {
+        status = absl::OutOfRangeError(
+            absl::StrCat(src_where, " partition ", p, ": partition number too large"));
+        break;
+      }
+      const int32_t dst_p = DestinationPartition(p, summary->destination_partitions);
+      const uint64_t tag = tracker.Track(p, m.offset());
+      next_offset[p] = m.offset() + 1;
+      absl::Status s = producer->Produce(dst_topic, dst_p, m.key(), m.value(), m.headers(), tag);
+      if (!s.ok()) {
+        status = pv::Annotate(s, absl::StrCat("mirror source topic ", src_topic, " partition ",
+                                              p, " offset ", m.offset(), " -> ", dst_where,
+                                              " partition ", dst_p));
+        break;
+      }
+      ++summary->messages;
+      summary->bytes += m.key().size() + m.value().size();
+    }
+    rd_kafka_poll(producer->raw(), 0);  // delivery reports -> tracker
+    if (now >= next_commit) {
+      next_commit = now + options.commit_interval;
+      absl::Status s = commit();
+      if (absl::IsUnauthenticated(s) || absl::IsPermissionDenied(s)) {
+        status = s;
+        break;
+      }
+      if (!s.ok()) PV_LOG(WARNING) << "commit failed (will retry): " << s;
+    }
+    if (progress.Due(now)) {
+      progress.Report(summary->messages, summary->bytes,
+                      Lag(consumer->raw(), src_topic, next_offset), tracker.in_flight(), false);
+    }
+  }
+
+  // Whatever stopped the loop: wait for the destination, commit what it
+  // acknowledged, leave the group.
+  absl::Status flushed = producer->Flush(options.flush_timeout);
+  if (!flushed.ok()) flushed = pv::Annotate(flushed, dst_where);
+  absl::Status committed = commit();
+  summary->acknowledged = producer->delivered();
+  summary->failed = producer->failed();
+  summary->lag = Lag(consumer->raw(), src_topic, next_offset);
+  progress.Report(summary->messages, summary->bytes, summary->lag, tracker.in_flight(), true);
+  absl::Status closed = consumer->Close();
+  if (!closed.ok()) PV_LOG(WARNING) << closed;
+  if (tracker.in_flight() > 0) {
+    PV_LOG(WARNING) << tracker.in_flight()
+                    << " messages were not acknowledged by the destination; their source "
+                       "offsets were not committed and the next run sends them again";
+  }
+  for (const absl::Status& s : {status, delivery_error, flushed, committed}) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunMirror(const MirrorOptions& options, MirrorSummary* summary) {
+  const absl::Time start = absl::Now();
+  absl::Status s = RunMirrorImpl(options, summary);
+  summary->elapsed = absl::Now() - start;
+  if (!s.ok()) summary->reason = StopReason::kError;
+  return s;
+}
+
+}  // namespace pv::ingest

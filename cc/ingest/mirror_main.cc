@@ -1,0 +1,295 @@
+// mirror: a topic of the source Kafka (remote, SASL) -> the local Kafka.
+//
+//   export SOURCE_SASL_PASSWORD=... KAFKA_SASL_PASSWORD=...
+//   bazel run //cc/ingest:mirror -- --source-brokers=remote:9094
+//       --source-sasl-username=reader --destination-brokers=localhost:9092
+//       --destination-sasl-username=kafka
+//
+// At-least-once across a crash (see cc/ingest/mirror.h): offsets are
+// committed only for messages the destination acknowledged.
+#include <algorithm>
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "cc/common/cli.h"
+#include "cc/common/config.h"
+#include "cc/common/logging.h"
+#include "cc/common/shutdown.h"
+#include "cc/common/status.h"
+#include "cc/ingest/mirror.h"
+#include "cc/ingest/mirror_settings.h"
+
+ABSL_FLAG(std::string, source_brokers, "",
+          "Source bootstrap servers (env SOURCE_BROKERS, PV_KAFKA_SOURCE_BROKERS).");
+ABSL_FLAG(std::string, source_topic, "",
+          "Source topic (env SOURCE_TOPIC; default product_view).");
+ABSL_FLAG(std::string, source_security_protocol, "",
+          "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (env SOURCE_SECURITY_PROTOCOL, "
+          "PV_KAFKA_SOURCE_SECURITY_PROTOCOL; default SASL_PLAINTEXT with a user, else "
+          "PLAINTEXT).");
+ABSL_FLAG(std::string, source_sasl_mechanism, "",
+          "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env SOURCE_SASL_MECHANISM, "
+          "PV_KAFKA_SOURCE_SASL_MECHANISM; default PLAIN).");
+ABSL_FLAG(std::string, source_sasl_username, "",
+          "Source SASL user (env SOURCE_SASL_USERNAME, PV_KAFKA_SOURCE_USER).");
+ABSL_FLAG(std::string, source_sasl_password, "",
+          "Source SASL password as @/path/to/file only (a literal would show in ps); "
+          "otherwise env SOURCE_SASL_PASSWORD or PV_KAFKA_SOURCE_PASSWORD (which may also "
+          "be @file).");
+ABSL_FLAG(std::string, destination_brokers, "",
+          "Local (destination) bootstrap servers (env DESTINATION_BROKERS, KAFKA_BROKERS, "
+          "PV_KAFKA_BROKERS).");
+ABSL_FLAG(std::string, destination_topic, "",
+          "Destination topic (env DESTINATION_TOPIC; default product_views).");
+ABSL_FLAG(std::string, destination_security_protocol, "",
+          "As --source-security-protocol (env KAFKA_SECURITY_PROTOCOL, "
+          "PV_KAFKA_SECURITY_PROTOCOL).");
+ABSL_FLAG(std::string, destination_sasl_mechanism, "",
+          "As --source-sasl-mechanism (env KAFKA_SASL_MECHANISM, PV_KAFKA_SASL_MECHANISM).");
+ABSL_FLAG(std::string, destination_sasl_username, "",
+          "Destination SASL user (env KAFKA_SASL_USERNAME, PV_KAFKA_USER).");
+ABSL_FLAG(std::string, destination_sasl_password, "",
+          "Destination SASL password as @/path/to/file only; otherwise env "
+          "KAFKA_SASL_PASSWORD or PV_KAFKA_PASSWORD.");
+ABSL_FLAG(std::string, group, "",
+          "Consumer group on the source; its committed offsets are the mirror's position "
+          "(env SOURCE_GROUP_ID; default pv-mirror).");
+ABSL_FLAG(int, partitions, 3, "Partitions of the destination topic when it is created.");
+ABSL_FLAG(int, replication_factor, 3, "Replication factor of a created destination topic.");
+ABSL_FLAG(int, min_insync_replicas, 2,
+          "min.insync.replicas of a created destination topic (capped at the RF).");
+ABSL_FLAG(std::string, max_messages, "",
+          "Stop after this many messages; 0 = run until stopped (env MAX_MESSAGES; "
+          "default 0, where the seed defaulted to 100000).");
+ABSL_FLAG(bool, exit_at_end, false,
+          "Stop once every assigned source partition has been read to its end.");
+ABSL_FLAG(absl::Duration, commit_interval, absl::Seconds(5),
+          "How often acknowledged source offsets are committed (and at the end).");
+ABSL_FLAG(absl::Duration, message_timeout, absl::Minutes(5),
+          "How long a message may wait for the destination's acknowledgement before the "
+          "run fails.");
+// Listed for --help only: ExtractPropertyArgs takes these out of argv before
+// absl sees them (absl would split values on commas and keep the last one).
+ABSL_FLAG(std::vector<std::string>, source_property, {},
+          "librdkafka property for the source client, key=value; repeatable; also "
+          "-X key=value as in kcat (e.g. -X ssl.ca.location=/etc/ssl/ca.pem).");
+ABSL_FLAG(std::vector<std::string>, destination_property, {},
+          "librdkafka property for the destination client, key=value; repeatable; also "
+          "-Y key=value.");
+
+namespace pv::ingest {
+namespace {
+
+constexpr char kUsage[] =
+    "mirror: copy a topic of a source Kafka cluster into the local cluster.\n"
+    "\n"
+    "  mirror --source-brokers=HOST:PORT --destination-brokers=HOST:PORT [flags]\n"
+    "         [-X source.property=value ...] [-Y destination.property=value ...]\n"
+    "\n"
+    "Keys, values and headers are copied untouched into the partition with the\n"
+    "source's number (order per partition kept), with an idempotent producer and\n"
+    "acks=all. Source offsets are committed only for messages the destination\n"
+    "acknowledged: at-least-once across a crash (a restart may send again what was\n"
+    "acknowledged after the last commit); exactly once in a run without crash.\n"
+    "Passwords come from the environment or @/path/to/file, never from argv.\n"
+    "\n"
+    "Exit codes: 0 done (--max-messages or --exit-at-end reached); 1 failed;\n"
+    "2 bad usage; 3 credentials rejected; 130 stopped by SIGINT/SIGTERM (after\n"
+    "flushing and committing).";
+
+// A password flag may only name a file: a literal would be visible in ps.
+absl::StatusOr<std::string> Password(const std::string& flag_value,
+                                     std::initializer_list<const char*> env_names,
+                                     const char* name, std::string* source) {
+  if (!flag_value.empty() && flag_value[0] != '@') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " takes @/path/to/file only; pass the password itself "
+                                 "through the environment"));
+  }
+  const std::string raw = FlagOrEnv(flag_value, env_names, "", source);
+  if (raw.empty()) return std::string();
+  return ReadSecret(raw, name);
+}
+
+int Run(const PropertyArgs& props) {
+  ConfigReport report;
+  std::string src;
+  MirrorOptions options;
+
+  auto fail_usage = [](const absl::Status& s) {
+    PV_LOG(ERROR) << s.message() << " (see --help)";
+    return 2;
+  };
+
+  ClusterSettings source;
+  source.role = "source";
+  source.brokers = FlagOrEnv(absl::GetFlag(FLAGS_source_brokers),
+                             {"SOURCE_BROKERS", "PV_KAFKA_SOURCE_BROKERS"}, "", &src);
+  report.Add("source_brokers", source.brokers, src);
+  options.source_topic =
+      FlagOrEnv(absl::GetFlag(FLAGS_source_topic), {"SOURCE_TOPIC"}, "product_view", &src);
+  report.Add("source_topic", options.source_topic, src);
+  source.security_protocol = FlagOrEnv(
+      absl::GetFlag(FLAGS_source_security_protocol),
+      {"SOURCE_SECURITY_PROTOCOL", "PV_KAFKA_SOURCE_SECURITY_PROTOCOL"}, "", &src);
+  report.Add("source_security_protocol", source.security_protocol, src);
+  source.sasl_mechanism =
+      FlagOrEnv(absl::GetFlag(FLAGS_source_sasl_mechanism),
+                {"SOURCE_SASL_MECHANISM", "PV_KAFKA_SOURCE_SASL_MECHANISM"}, "", &src);
+  report.Add("source_sasl_mechanism", source.sasl_mechanism, src);
+  source.sasl_username =
+      FlagOrEnv(absl::GetFlag(FLAGS_source_sasl_username),
+                {"SOURCE_SASL_USERNAME", "PV_KAFKA_SOURCE_USER"}, "", &src);
+  report.Add("source_sasl_username", source.sasl_username, src);
+  src.clear();
+  absl::StatusOr<std::string> source_password =
+      Password(absl::GetFlag(FLAGS_source_sasl_password),
+               {"SOURCE_SASL_PASSWORD", "PV_KAFKA_SOURCE_PASSWORD"}, "source-sasl-password",
+               &src);
+  if (!source_password.ok()) return fail_usage(source_password.status());
+  source.sasl_password = *source_password;
+  report.Add("source_sasl_password", source.sasl_password, src, /*secret=*/true);
+
+  ClusterSettings destination;
+  destination.role = "destination";
+  destination.brokers =
+      FlagOrEnv(absl::GetFlag(FLAGS_destination_brokers),
+                {"DESTINATION_BROKERS", "KAFKA_BROKERS", "PV_KAFKA_BROKERS"}, "", &src);
+  report.Add("destination_brokers", destination.brokers, src);
+  options.destination_topic = FlagOrEnv(absl::GetFlag(FLAGS_destination_topic),
+                                        {"DESTINATION_TOPIC"}, "product_views", &src);
+  report.Add("destination_topic", options.destination_topic, src);
+  destination.security_protocol =
+      FlagOrEnv(absl::GetFlag(FLAGS_destination_security_protocol),
+                {"KAFKA_SECURITY_PROTOCOL", "PV_KAFKA_SECURITY_PROTOCOL"}, "", &src);
+  report.Add("destination_security_protocol", destination.security_protocol, src);
+  destination.sasl_mechanism =
+      FlagOrEnv(absl::GetFlag(FLAGS_destination_sasl_mechanism),
+                {"KAFKA_SASL_MECHANISM", "PV_KAFKA_SASL_MECHANISM"}, "", &src);
+  report.Add("destination_sasl_mechanism", destination.sasl_mechanism, src);
+  destination.sasl_username =
+      FlagOrEnv(absl::GetFlag(FLAGS_destination_sasl_username),
+                {"KAFKA_SASL_USERNAME", "PV_KAFKA_USER"}, "", &src);
+  report.Add("destination_sasl_username", destination.sasl_username, src);
+  src.clear();
+  absl::StatusOr<std::string> destination_password =
+      Password(absl::GetFlag(FLAGS_destination_sasl_password),
+               {"KAFKA_SASL_PASSWORD", "PV_KAFKA_PASSWORD"}, "destination-sasl-password", &src);
+  if (!destination_password.ok()) return fail_usage(destination_password.status());
+  destination.sasl_password = *destination_password;
+  report.Add("destination_sasl_password", destination.sasl_password, src, /*secret=*/true);
+
+  options.group_id =
+      FlagOrEnv(absl::GetFlag(FLAGS_group), {"SOURCE_GROUP_ID"}, "pv-mirror", &src);
+  report.Add("group", options.group_id, src);
+  const std::string max_text =
+      FlagOrEnv(absl::GetFlag(FLAGS_max_messages), {"MAX_MESSAGES"}, "0", &src);
+  if (!absl::SimpleAtoi(max_text, &options.max_messages)) {
+    return fail_usage(absl::InvalidArgumentError(
+        absl::StrCat("max messages: '", max_text, "' is not a non-negative number")));
+  }
+  report.Add("max_messages", max_text, src);
+  options.partitions = absl::GetFlag(FLAGS_partitions);
+  options.replication_factor = absl::GetFlag(FLAGS_replication_factor);
+  options.min_insync_replicas = absl::GetFlag(FLAGS_min_insync_replicas);
+  if (options.partitions < 1 || options.replication_factor < 1) {
+    return fail_usage(
+        absl::InvalidArgumentError("--partitions and --replication-factor must be >= 1"));
+  }
+  report.Add("partitions", absl::StrCat(options.partitions));
+  report.Add("replication_factor", absl::StrCat(options.replication_factor));
+  options.exit_at_end = absl::GetFlag(FLAGS_exit_at_end);
+  report.Add("exit_at_end", options.exit_at_end ? "true" : "false");
+  options.commit_interval = absl::GetFlag(FLAGS_commit_interval);
+  options.message_timeout = absl::GetFlag(FLAGS_message_timeout);
+  if (options.commit_interval <= absl::ZeroDuration() ||
+      options.message_timeout <= absl::ZeroDuration()) {
+    return fail_usage(
+        absl::InvalidArgumentError("--commit-interval and --message-timeout must be > 0"));
+  }
+  report.Add("commit_interval", absl::FormatDuration(options.commit_interval));
+  for (const auto* list : {&props.source, &props.destination}) {
+    for (const std::string& p : *list) {
+      const size_t eq = p.find('=');
+      const std::string key = p.substr(0, eq);
+      report.Add(absl::StrCat(list == &props.source ? "-X " : "-Y ", key),
+                 eq == std::string::npos ? "" : p.substr(eq + 1), "flag",
+                 kafka::KafkaConfig::IsSecretKey(key) || IsSecretKey(key));
+    }
+  }
+
+  absl::StatusOr<kafka::KafkaConfig> source_config = BuildKafkaConfig(source, props.source);
+  if (!source_config.ok()) return fail_usage(source_config.status());
+  absl::StatusOr<kafka::KafkaConfig> destination_config =
+      BuildKafkaConfig(destination, props.destination);
+  if (!destination_config.ok()) return fail_usage(destination_config.status());
+  options.source = *source_config;
+  options.destination = *destination_config;
+  PV_LOG(INFO) << "configuration:\n" << report.ToString();
+
+  MirrorSummary summary;
+  const absl::Status status = RunMirror(options, &summary);
+  const double seconds = std::max(absl::ToDoubleSeconds(summary.elapsed), 1e-9);
+  std::vector<std::string> committed;
+  for (const auto& [p, o] : summary.committed) committed.push_back(absl::StrCat("p", p, "=", o));
+  std::fprintf(
+      stdout,
+      "\nmirror %s (%s)\n"
+      "  source       %s @ %s (group %s), %d partitions\n"
+      "  destination  %s @ %s, %d partitions%s\n"
+      "  messages     %llu (%.1f MB key+value); acknowledged %lld, failed %lld\n"
+      "  committed    %s\n"
+      "  lag          %s\n"
+      "  time         %.2f s (%.0f msgs/s, %.1f MB/s)\n",
+      status.ok() ? "done" : "FAILED", StopReasonName(summary.reason),
+      options.source_topic.c_str(), source.brokers.c_str(), options.group_id.c_str(),
+      summary.source_partitions, options.destination_topic.c_str(),
+      destination.brokers.c_str(), summary.destination_partitions,
+      summary.created_destination_topic ? " (created)" : "",
+      static_cast<unsigned long long>(summary.messages), summary.bytes / 1e6,
+      static_cast<long long>(summary.acknowledged), static_cast<long long>(summary.failed),
+      committed.empty() ? "nothing new" : absl::StrJoin(committed, " ").c_str(),
+      summary.lag < 0 ? "unknown" : absl::StrCat(summary.lag).c_str(), seconds,
+      summary.messages / seconds, summary.bytes / 1e6 / seconds);
+  std::fflush(stdout);
+  if (!status.ok()) {
+    // Status messages come from our code and librdkafka, neither of which
+    // carries the password; redact anyway in case a property echoed one.
+    PV_LOG(ERROR) << RedactSecrets(status.ToString());
+    if (absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status)) return 3;
+    if (absl::IsCancelled(status)) return 130;
+    return 1;
+  }
+  return summary.reason == StopReason::kSignal ? 130 : 0;
+}
+
+}  // namespace
+}  // namespace pv::ingest
+
+int main(int argc, char** argv) {
+  pv::SetLogTag("mirror");
+  pv::ingest::PropertyArgs props;
+  absl::StatusOr<std::vector<std::string>> rest =
+      pv::ingest::ExtractPropertyArgs(std::vector<std::string>(argv, argv + argc), &props);
+  if (!rest.ok()) {
+    std::fprintf(stderr, "mirror: %s\n", std::string(rest.status().message()).c_str());
+    return 2;
+  }
+  std::vector<char*> args;
+  for (std::string& a : *rest) args.push_back(a.data());
+  const std::vector<std::string> positional = pv::ParseCommandLine(
+      static_cast<int>(args.size()), args.data(), pv::ingest::kUsage);
+  if (!positional.empty()) {
+    PV_LOG(ERROR) << "unexpected argument '" << positional[0] << "' (see --help)";
+    return 2;
+  }
+  pv::InstallShutdownHandlers();
+  return pv::ingest::Run(props);
+}
