@@ -1,70 +1,98 @@
 #!/usr/bin/env bash
 # The whole pipeline end to end on generated data, with embedded defaults:
-# installs what is missing, builds, starts a local PostgreSQL, generates
-# Glamira-like events (with the usual share of messy and invalid records),
-# imports them into segment files, runs the nightly batch job, and prints a
-# summary of the warehouse.
 #
-#   tools/demo.sh                 # 500,000 events over 3 days
-#   PV_DEMO_EVENTS=4000000 tools/demo.sh
-#   tools/demo.sh --ci            # small, against services already started
-#                                 # by tools/test.sh (used by the test suite)
+#   datagen -> source Kafka (1 broker, SASL) -> mirror -> local Kafka
+#   (3 brokers, SASL, RF 3) -> consume -> segment files + MongoDB (FerretDB)
+#   -> batch -> PostgreSQL star schema -> a summary of the warehouse
 #
-# The Kafka stages (mirror, consume) are not in the demo yet: events enter
-# through the file importer (see README, "Status").
+# It installs what is missing, builds, and starts every service on 127.0.0.1
+# (tools/services, state in .run/services); they stay up afterwards so you
+# can look around (tools/services/all.sh stop stops them).
+#
+#   tools/demo.sh                 # 200,000 events over 3 days
+#   PV_DEMO_EVENTS=1000000 tools/demo.sh
+#   tools/demo.sh --ci            # small, against the services tools/test.sh started
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 CI_MODE=0
 [[ "${1:-}" == "--ci" ]] && CI_MODE=1
-EVENTS=${PV_DEMO_EVENTS:-500000}
-[[ $CI_MODE -eq 1 ]] && EVENTS=${PV_DEMO_EVENTS:-50000}
+EVENTS=${PV_DEMO_EVENTS:-200000}
+[[ $CI_MODE -eq 1 ]] && EVENTS=${PV_DEMO_EVENTS:-30000}
 WORK=$ROOT/.run/demo
 [[ $CI_MODE -eq 1 ]] && WORK=$ROOT/.run/demo-ci
+# Fresh topics per run, so that a second demo does not count the first's events.
+STAMP=$(date -u +%Y%m%d%H%M%S)
+SOURCE_TOPIC=product_view_demo_$STAMP
+LOCAL_TOPIC=product_views_demo_$STAMP
 say() { echo; echo "### $*"; }
 
 if [[ $CI_MODE -eq 0 ]]; then
-  say "1/6 installing what is missing"
+  say "1/8 installing what is missing"
   tools/bootstrap.sh
 fi
 
-say "2/6 building"
-bazel build //cc/ingest:import //cc/etl:batch //tools/datagen:datagen 2>&1 | grep -E "ERROR|error:|Build completed" || true
+say "2/8 building"
+bazel build //tools/datagen:datagen //cc/ingest:mirror //cc/ingest:consume //cc/etl:batch \
+  //tools:kafka_count //tools:mongo_check 2>&1 | grep -E "ERROR|error:|Build completed" || true
 BIN=$(bazel info bazel-bin 2>/dev/null)
 
 if [[ $CI_MODE -eq 0 ]]; then
-  say "3/6 starting PostgreSQL on loopback (state in .run/services)"
-  tools/services/postgres.sh start
-  eval "$(tools/services/postgres.sh env)"
+  say "3/8 starting PostgreSQL, Kafka (3 brokers + a source broker) and FerretDB on loopback"
+  tools/services/all.sh start
+  eval "$(tools/services/all.sh env)"
 else
-  say "3/6 using the services of the test run"
-  : "${PV_PG_CONNINFO:?tools/test.sh exports it}"
+  say "3/8 using the services of the test run"
+  : "${PV_PG_CONNINFO:?tools/test.sh exports it}" "${PV_KAFKA_SOURCE_BROKERS:?}" "${PV_MONGO_URI:?}"
 fi
+export MONGO_DB=demo_kafka_data_db MONGO_COLLECTION=product_views_records
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
-say "4/6 generating $EVENTS events over 3 days -> $WORK/events.ndjson"
+chmod 700 "$WORK"
+say "4/8 generating $EVENTS events over 3 days into the source topic $SOURCE_TOPIC"
 "$BIN/tools/datagen/datagen" --events="$EVENTS" --days=3 --start_date=2024-06-01 \
   --output="$WORK/events.ndjson"
+# kcat reads the SASL password from a private file, never from argv.
+(umask 077 && cat >"$WORK/source.kcat" <<CONF
+bootstrap.servers=$PV_KAFKA_SOURCE_BROKERS
+security.protocol=SASL_PLAINTEXT
+sasl.mechanisms=PLAIN
+sasl.username=$PV_KAFKA_SOURCE_USER
+sasl.password=$PV_KAFKA_SOURCE_PASSWORD
+CONF
+)
+kcat -F "$WORK/source.kcat" -P -t "$SOURCE_TOPIC" -l "$WORK/events.ndjson" 2>&1 | grep -v "Reading configuration" || true
 
-say "5/6 importing into segment files -> $WORK/segments"
-"$BIN/cc/ingest/import" --input="$WORK/events.ndjson" --segments="$WORK/segments"
+say "5/8 mirror: source Kafka -> local Kafka ($LOCAL_TOPIC, 3 partitions, RF 3)"
+"$BIN/cc/ingest/mirror" --source-topic="$SOURCE_TOPIC" --destination-topic="$LOCAL_TOPIC" \
+  --group="pv-mirror-demo-$STAMP" --exit-at-end
+"$BIN/tools/kafka_count" --topic="$LOCAL_TOPIC"
 
-say "6/6 nightly batch: all three days, then a rerun of the latest (idempotent)"
+say "6/8 consume: local Kafka -> segment files ($WORK/segments) and MongoDB"
+"$BIN/cc/ingest/consume" --topic="$LOCAL_TOPIC" --group="pv-consume-demo-$STAMP" \
+  --segments="$WORK/segments" --mongo --exit-at-end
+"$BIN/tools/mongo_check" --samples=1
+
+say "7/8 nightly batch: the three days, then a rerun of the latest (idempotent)"
 "$BIN/cc/etl/batch" --segments="$WORK/segments" --pg="$PV_PG_CONNINFO" \
   --from=2024-06-01 --to=2024-06-03 --metrics-file="$WORK/batch.prom"
 "$BIN/cc/etl/batch" --segments="$WORK/segments" --pg="$PV_PG_CONNINFO" \
   --metrics-file="$WORK/batch.prom"
 
+say "8/8 the warehouse"
 psql -X -q "$PV_PG_CONNINFO" -f tools/warehouse_summary.sql
 
 if [[ $CI_MODE -eq 1 ]]; then
-  # The three days are in the warehouse, and the rerun left the latest one
-  # with the same fact rows as the range run.
+  # Every generated record went through Kafka into the segments exactly once
+  # (kcat skips blank lines, as import does), and the three days are loaded.
+  sent=$(grep -cv '^[[:space:]]*$' "$WORK/events.ndjson")
+  read_back=$(psql -X -At "$PV_PG_CONNINFO" -c "SELECT (counts->>'records')::bigint FROM etl_run_ledger WHERE status = 'succeeded' ORDER BY run_id DESC LIMIT 1")
+  [[ "$sent" == "$read_back" ]] || { echo "sent $sent records, the batch read $read_back" >&2; exit 1; }
   days=$(psql -X -At "$PV_PG_CONNINFO" -c "SELECT count(DISTINCT date_key) FROM fact_product_views WHERE date_key BETWEEN 20240601 AND 20240603")
   [[ "$days" == "3" ]] || { echo "expected 3 days of facts, found $days" >&2; exit 1; }
 fi
 echo
-echo "Demo done. Warehouse: psql \"$PV_PG_CONNINFO\" (password in PGPASSWORD:"
-echo "  eval \"\$(tools/services/postgres.sh env)\"). Metrics: $WORK/batch.prom."
-echo "Stop PostgreSQL with: tools/services/postgres.sh stop"
+echo "Demo done. The services keep running: eval \"\$(tools/services/all.sh env)\" to"
+echo "connect (psql \"\$PV_PG_CONNINFO\"); metrics in $WORK/batch.prom;"
+echo "stop everything with tools/services/all.sh stop."
