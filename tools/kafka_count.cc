@@ -43,7 +43,7 @@ ABSL_FLAG(std::vector<std::string>, property, {},
 namespace {
 
 constexpr char kUsage[] =
-    "kafka_count: messages per partition and in total of a topic, from watermarks.\n"
+    "messages per partition and in total of a topic, from watermarks.\n"
     "\n"
     "  kafka_count [--topic=product_views] [--brokers=HOST:PORT,...] [-X key=value ...]\n"
     "\n"

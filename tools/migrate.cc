@@ -20,7 +20,7 @@ ABSL_FLAG(bool, list, false, "List the migrations this build carries and exit.")
 
 int main(int argc, char** argv) {
   pv::ParseCommandLine(argc, argv,
-                       "migrate: apply the warehouse schema migrations.\n\n"
+                       "apply the warehouse schema migrations.\n\n"
                        "  migrate [--pg=CONNINFO] [--list]");
   pv::SetLogTag("migrate");
   if (absl::GetFlag(FLAGS_list)) {

@@ -26,7 +26,7 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "How long to wait for the 
 namespace {
 
 constexpr char kUsage[] =
-    "mongo_check: document count of the raw-store collection and a few samples.\n"
+    "document count of the raw-store collection and a few samples.\n"
     "\n"
     "  mongo_check [--mongo-uri=mongodb://HOST:PORT/] [--mongo-db=DB]\n"
     "              [--mongo-collection=C] [--samples=3]\n"

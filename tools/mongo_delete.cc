@@ -33,7 +33,7 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "How long to wait for the 
 namespace {
 
 constexpr char kUsage[] =
-    "mongo_delete: delete every document of the raw-store collection.\n"
+    "delete every document of the raw-store collection.\n"
     "\n"
     "  mongo_delete [--mongo-uri=...] [--mongo-db=DB] [--mongo-collection=C] [--yes]\n"
     "\n"

@@ -401,6 +401,14 @@ TEST(BatchIntegration, WrongPasswordFailsFastWithoutLeakingIt) {
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_NE(run.output.find("password authentication failed"), std::string::npos) << run.output;
   EXPECT_EQ(run.output.find("Sup3rSecretPw"), std::string::npos) << run.output;
+  // The configuration the job prints shows the password as ***.
+  EXPECT_NE(run.output.find("password=***"), std::string::npos) << run.output;
+  // --help never shows a password taken from the environment.
+  setenv("POSTGRES_PASSWORD", "EnvSecretPw42", 1);
+  RunResult help = RunBatch({"--help"});
+  unsetenv("POSTGRES_PASSWORD");
+  EXPECT_NE(help.output.find("--max_invalid_ratio"), std::string::npos) << help.output;
+  EXPECT_EQ(help.output.find("EnvSecretPw42"), std::string::npos) << help.output;
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ namespace pv::etl {
 namespace {
 
 constexpr char kUsageText[] =
-    "batch: load segment files into the PostgreSQL star schema.\n"
+    "load segment files into the PostgreSQL star schema.\n"
     "\n"
     "  batch --segments=DIR [--date=YYYY-MM-DD | --from=YYYY-MM-DD "
     "--to=YYYY-MM-DD]\n"

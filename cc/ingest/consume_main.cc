@@ -85,7 +85,7 @@ namespace pv::ingest {
 namespace {
 
 constexpr char kUsage[] =
-    "consume: Kafka topic -> segment files (and MongoDB with --mongo), exactly once.\n"
+    "Kafka topic -> segment files (and MongoDB with --mongo), exactly once.\n"
     "\n"
     "  consume --topic=T --segments=DIR [--group=G] [--mongo] [-X key=value ...]\n"
     "\n"

@@ -41,7 +41,7 @@ namespace pv::ingest {
 namespace {
 
 constexpr char kUsage[] =
-    "import: convert newline-delimited JSON into segment files.\n"
+    "convert newline-delimited JSON into segment files.\n"
     "\n"
     "  import --input=FILE [--input=FILE ...] --segments=DIR\n"
     "\n"

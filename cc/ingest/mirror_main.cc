@@ -88,7 +88,7 @@ namespace pv::ingest {
 namespace {
 
 constexpr char kUsage[] =
-    "mirror: copy a topic of a source Kafka cluster into the local cluster.\n"
+    "copy a topic of a source Kafka cluster into the local cluster.\n"
     "\n"
     "  mirror --source-brokers=HOST:PORT --destination-brokers=HOST:PORT [flags]\n"
     "         [-X source.property=value ...] [-Y destination.property=value ...]\n"

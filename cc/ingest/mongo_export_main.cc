@@ -54,7 +54,7 @@ namespace pv::ingest {
 namespace {
 
 constexpr char kUsage[] =
-    "mongo_export: MongoDB collection -> segment files, resumable by _id.\n"
+    "MongoDB collection -> segment files, resumable by _id.\n"
     "\n"
     "  mongo_export --mongo-db=DB --mongo-collection=C --segments=DIR\n"
     "\n"

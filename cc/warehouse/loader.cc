@@ -524,13 +524,17 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
       conn_->Query(
           "INSERT INTO etl_run_ledger (started_at, finished_at, status, dates, "
           "inputs, counts, fact_rows, fact_checksum, timings, host) VALUES "
-          "(to_timestamp($1::double precision), now(), 'succeeded', "
-          "$2::date[], $3::jsonb, $4::jsonb, $5, $6, $7::jsonb, $8) "
+          "(to_timestamp($1::double precision), clock_timestamp(), 'succeeded', "
+          "$2::date[], $3::jsonb, $4::jsonb, $5, $6, $7::jsonb || $9::jsonb, $8) "
           "RETURNING run_id",
           {absl::StrFormat("%.6f", absl::ToUnixMicros(run.started) / 1e6),
            absl::StrCat("{", absl::StrJoin(dates, ","), "}"), run.inputs_json,
            run.counts_json, absl::StrCat(stats->fact_rows),
-           stats->fact_checksum, run.timings_json, std::string(host)}));
+           stats->fact_checksum, run.timings_json, std::string(host),
+           absl::StrFormat("{\"load_dimensions\":%.3f,\"load_fact_copy\":%.3f,"
+                           "\"load_fact_index\":%.3f}",
+                           stats->dimension_seconds, stats->fact_copy_seconds,
+                           stats->fact_index_seconds)}));
   stats->run_id = ledger.GetInt(0, 0);
   return absl::OkStatus();
 }
@@ -545,7 +549,7 @@ absl::Status WarehouseLoader::RecordFailure(const RunDescription& run,
   return conn_
       ->Query("INSERT INTO etl_run_ledger (started_at, finished_at, status, "
               "dates, inputs, counts, fact_rows, fact_checksum, timings, host, "
-              "error) VALUES (to_timestamp($1::double precision), now(), "
+              "error) VALUES (to_timestamp($1::double precision), clock_timestamp(), "
               "'failed', $2::date[], $3::jsonb, $4::jsonb, 0, '', $5::jsonb, "
               "$6, $7)",
               {absl::StrFormat("%.6f", absl::ToUnixMicros(run.started) / 1e6),
