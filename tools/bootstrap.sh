@@ -14,7 +14,7 @@ PACKAGES=(
   # build
   bazel-bootstrap g++ pkg-config
   # libraries (third_party/*.BUILD)
-  librdkafka-dev libmongoc-dev libbson-dev libpq-dev libsimdjson-dev
+  librdkafka-dev libmongoc-dev libbson-dev libpq-dev libsimdjson-dev libbenchmark-tools
   libabsl-dev libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhwy-dev libzstd-dev liblz4-dev
   # fuzzing (--config=fuzz)
