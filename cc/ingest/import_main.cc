@@ -153,18 +153,13 @@ int Run() {
     PV_LOG(ERROR) << "--input=FILE and --segments=DIR are required (see --help)";
     return 2;
   }
-  segment::Codec codec;
-  std::string c = absl::GetFlag(FLAGS_codec);
-  if (c == "zstd") {
-    codec = segment::Codec::kZstd;
-  } else if (c == "lz4") {
-    codec = segment::Codec::kLz4;
-  } else if (c == "none") {
-    codec = segment::Codec::kNone;
-  } else {
-    PV_LOG(ERROR) << "--codec=" << c << ": expected zstd, lz4 or none";
+  const std::string c = absl::GetFlag(FLAGS_codec);
+  absl::StatusOr<segment::Codec> parsed_codec = segment::ParseCodec(c);
+  if (!parsed_codec.ok()) {
+    PV_LOG(ERROR) << "--codec: " << parsed_codec.status().message();
     return 2;
   }
+  const segment::Codec codec = *parsed_codec;
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     PV_LOG(ERROR) << ErrnoStatus(errno, "create directory", dir);
     return 1;

@@ -124,18 +124,13 @@ int Run() {
     PV_LOG(ERROR) << "--segment-mb and --batch-size must be positive, --max-documents >= 0";
     return 2;
   }
-  segment::Codec codec;
   const std::string c = absl::GetFlag(FLAGS_codec);
-  if (c == "zstd") {
-    codec = segment::Codec::kZstd;
-  } else if (c == "lz4") {
-    codec = segment::Codec::kLz4;
-  } else if (c == "none") {
-    codec = segment::Codec::kNone;
-  } else {
-    PV_LOG(ERROR) << "--codec=" << c << ": expected zstd, lz4 or none";
+  absl::StatusOr<segment::Codec> parsed_codec = segment::ParseCodec(c);
+  if (!parsed_codec.ok()) {
+    PV_LOG(ERROR) << "--codec: " << parsed_codec.status().message();
     return 2;
   }
+  const segment::Codec codec = *parsed_codec;
   report.Add("codec", c);
   PV_LOG(INFO) << "configuration:\n" << report.ToString();
 

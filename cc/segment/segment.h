@@ -64,6 +64,8 @@ enum class Codec : uint8_t { kNone = 0, kZstd = 1, kLz4 = 2 };
 
 absl::string_view SourceKindName(SourceKind kind);  // "kafka", "mongodb", "file"
 absl::string_view CodecName(Codec codec);            // "none", "zstd", "lz4"
+// The codec named by `name` (as CodecName prints it), for command lines.
+absl::StatusOr<Codec> ParseCodec(absl::string_view name);
 
 // Source coordinates of one record, given to SegmentWriter::Append.
 //   kafka:   partition, offset, timestamp_ms of the message; key = message key.

@@ -129,6 +129,14 @@ absl::string_view CodecName(Codec codec) {
   return "unknown";
 }
 
+absl::StatusOr<Codec> ParseCodec(absl::string_view name) {
+  for (Codec c : {Codec::kZstd, Codec::kLz4, Codec::kNone}) {
+    if (name == CodecName(c)) return c;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown codec '", name, "': expected zstd, lz4 or none"));
+}
+
 struct SegmentWriter::Compressor {
   Codec codec = Codec::kNone;
   int level = 0;
