@@ -1,5 +1,9 @@
 #include "cc/common/cli.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 
@@ -8,6 +12,14 @@ namespace pv {
 std::vector<std::string> ParseCommandLine(int argc, char** argv,
                                           absl::string_view usage) {
   absl::SetProgramUsageMessage(usage);
+  // Under `bazel run` the binary starts in its runfiles tree; relative paths
+  // on the command line mean the user's directory, which Bazel passes here.
+  if (const char* dir = std::getenv("BUILD_WORKING_DIRECTORY"); dir != nullptr && *dir) {
+    if (::chdir(dir) != 0) {
+      // Keep going: absolute paths still work, and relative ones fail with a
+      // message naming them.
+    }
+  }
   std::vector<std::string> args(argv, argv + argc);
   for (size_t i = 1; i < args.size(); ++i) {
     std::string& a = args[i];

@@ -14,6 +14,8 @@ namespace pv {
 // Sets the usage message, parses argv (exits with a message on unknown or
 // malformed flags, and after printing --help), and returns the positional
 // arguments (argv[0] excluded). Dashes inside flag names become underscores.
+// Under `bazel run`, changes to the directory the user ran it from
+// (BUILD_WORKING_DIRECTORY), so relative paths mean what the user meant.
 std::vector<std::string> ParseCommandLine(int argc, char** argv,
                                           absl::string_view usage);
 
