@@ -291,11 +291,22 @@ TEST(BatchIntegration, RerunsAreIdempotentAndKeysStable) {
 TEST(BatchIntegration, OneAndTwoThreadsWriteTheSameWarehouse) {
   std::string seg = WriteInput(Records(20000));
   TestDatabase a, b;
-  RunResult ra = RunBatch(BatchArgs(seg, a, {"--threads=1", "--from=2020-06-01", "--to=2020-06-03"}));
+  // One of them also rebuilds the dimension indexes around the COPY (the
+  // first-load path) instead of inserting through them.
+  RunResult ra = RunBatch(BatchArgs(seg, a, {"--threads=1", "--from=2020-06-01", "--to=2020-06-03",
+                                             "--index-rebuild-rows=1"}));
   RunResult rb = RunBatch(BatchArgs(seg, b, {"--threads=2", "--from=2020-06-01", "--to=2020-06-03"}));
   ASSERT_EQ(ra.exit_code, 0) << ra.output;
   ASSERT_EQ(rb.exit_code, 0) << rb.output;
   EXPECT_EQ(a.Snapshot(), b.Snapshot());
+  // The rebuilt indexes and constraints are all back.
+  const std::string indexes =
+      "SELECT string_agg(indexdef, ';' ORDER BY indexdef) FROM pg_indexes "
+      "WHERE tablename LIKE 'dim_%'";
+  EXPECT_EQ(a.Scalar(indexes), b.Scalar(indexes));
+  EXPECT_EQ(a.Scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND "
+                     "conrelid::regclass::text LIKE 'dim_%'"),
+            "5");
 }
 
 TEST(BatchIntegration, TooManyInvalidRecordsFailWithoutLoading) {

@@ -65,6 +65,10 @@ ABSL_FLAG(bool, load, true,
 ABSL_FLAG(int, load_streams, 2,
           "Side connections that build the fact partitions: parallel COPY "
           "streams and index builds.");
+ABSL_FLAG(int64_t, index_rebuild_rows, 50000,
+          "A dimension receiving at least this many new members, more than it "
+          "has, gets its indexes rebuilt after the COPY instead of maintained "
+          "row by row (faster first loads and backfills).");
 ABSL_FLAG(int, index_workers, 0,
           "PostgreSQL parallel workers per fact index build "
           "(max_parallel_maintenance_workers).");
@@ -342,6 +346,8 @@ int Run() {
     warehouse::LoaderOptions lo;
     lo.index_workers = absl::GetFlag(FLAGS_index_workers);
     lo.streams = absl::GetFlag(FLAGS_load_streams);
+    lo.rebuild_indexes_min_rows =
+        static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_index_rebuild_rows)));
     lo.conninfo = *conninfo;
     warehouse::WarehouseLoader loader(conn.get(), lo);
     t = absl::Now();

@@ -62,6 +62,10 @@ struct LoaderOptions {
   // PostgreSQL parallel workers per index build (max_parallel_maintenance_workers).
   int index_workers = 0;
   std::string maintenance_work_mem = "256MB";
+  // A dimension receiving at least this many new members, and more than it
+  // already has, gets its indexes dropped and rebuilt around the COPY
+  // (first loads, backfills): cheaper than maintaining them row by row.
+  size_t rebuild_indexes_min_rows = 50000;
 };
 
 // A fact row with its surrogate keys, sortable by grain.
