@@ -347,7 +347,11 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
     const int32_t date_key = DateKey(day);
     PV_RETURN_IF_ERROR(side[0]->Exec(absl::StrCat(
         "CREATE TABLE pv_staging.", part,
-        " (LIKE public.fact_product_views INCLUDING DEFAULTS);"
+        " (LIKE public.fact_product_views INCLUDING DEFAULTS)"
+        // Autovacuum would start analyzing the fresh rows and hold a lock
+        // that the swap then waits a deadlock_timeout for; it is turned back
+        // on when the partition is attached.
+        " WITH (autovacuum_enabled = off);"
         "ALTER TABLE pv_staging.", part, " ADD CONSTRAINT ", part,
         "_date CHECK (date_key = ", date_key, ")")));
     size_t begin = pos;
@@ -560,6 +564,7 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
                       part, "; DROP TABLE public.", part, ";");
     }
     absl::StrAppend(&swap, "ALTER TABLE pv_staging.", part, " SET SCHEMA public;",
+                    "ALTER TABLE public.", part, " RESET (autovacuum_enabled);",
                     "ALTER TABLE public.fact_product_views ATTACH PARTITION public.",
                     part, " FOR VALUES IN (", DateKey(day), ");");
     PV_RETURN_IF_ERROR(conn_->Exec(swap), "replacing facts of ", DateText(day));
