@@ -274,6 +274,60 @@ TEST_F(Fixture, ExactlyOnceIntoSegmentsUnderRepeatedSigkill) {
   EXPECT_TRUE(admin_->DeleteTopic(topic, absl::Seconds(30)).ok());
 }
 
+// Runs tools/services/kafka.sh with `args`; returns its exit status.
+int KafkaScript(absl::string_view args) {
+  const std::string root = Env("PV_REPO_ROOT");
+  if (root.empty()) return -1;
+  return std::system(absl::StrCat("'", root, "/tools/services/kafka.sh' ", args).c_str());
+}
+
+// One of the three brokers stopped in the middle of a consume run, while
+// more is produced (acks=all, min ISR 2): the run goes on, and after the
+// broker is back every offset is in the segments exactly once.
+TEST_F(Fixture, BrokerLossMidRunLosesNothing) {
+  ASSERT_FALSE(Env("PV_REPO_ROOT").empty())
+      << "PV_REPO_ROOT must name the repository (forward it with --test_env)";
+  const std::string suffix = Unique();
+  const std::string topic = absl::StrCat("pvc-loss-", suffix);
+  CreateTopic(topic);
+  Produce(topic, 10000);
+  const std::string dir = MakeDir("loss_segments");
+  const std::string log = absl::StrCat(Env("TEST_TMPDIR"), "/consume_loss.log");
+  const std::vector<std::string> args = {absl::StrCat("--topic=", topic),
+                                         absl::StrCat("--segments=", dir),
+                                         absl::StrCat("--group=pvc-loss-", suffix),
+                                         "--segment-mb=1", "--segment-seconds=1"};
+  pid_t pid = Spawn(Binary("consume"), args, log);
+  absl::SleepFor(absl::Seconds(1));
+  ASSERT_EQ(KafkaScript("stop-broker 2"), 0);
+  Produce(topic, 10000);
+  absl::SleepFor(absl::Seconds(3));
+  const int restarted = KafkaScript("start-broker 2");
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(pid, absl::Minutes(2)), 0) << Tail(log);
+  ASSERT_EQ(restarted, 0);
+  std::vector<std::string> final_args = args;
+  final_args.push_back("--exit-at-end");
+  ASSERT_EQ(RunToEnd(Binary("consume"), final_args, log), 0) << Tail(log);
+
+  absl::flat_hash_map<Coordinate, int> seen;
+  for (const Record& r : ReadAll(dir, topic)) ++seen[{r.partition, r.offset}];
+  auto marks = admin_->Watermarks(topic, absl::Seconds(30));
+  ASSERT_TRUE(marks.ok()) << marks.status();
+  int64_t expected = 0;
+  for (const kafka::PartitionWatermarks& w : *marks) {
+    expected += w.high - w.low;
+    for (int64_t o = w.low; o < w.high; ++o) {
+      auto it = seen.find(Coordinate{w.partition, o});
+      ASSERT_TRUE(it != seen.end()) << "partition " << w.partition << " offset " << o << " missing";
+      ASSERT_EQ(it->second, 1) << "partition " << w.partition << " offset " << o << " duplicated";
+    }
+  }
+  EXPECT_EQ(expected, 20000);
+  EXPECT_EQ(static_cast<int64_t>(seen.size()), expected);
+  EXPECT_TRUE(admin_->DeleteTopic(topic, absl::Seconds(30)).ok());
+}
+
 // Several members of one group sharing one directory: joins, a clean leave
 // (SIGTERM: revoke publishes first) and a SIGKILLed member whose partitions
 // move after its session times out. Still every offset exactly once.
