@@ -164,11 +164,6 @@ int Run() {
     PV_LOG(ERROR) << ErrnoStatus(errno, "create directory", dir);
     return 1;
   }
-  uint64_t total_bytes = 0;
-  for (const std::string& in : inputs) {
-    struct stat st;
-    if (in != "-" && ::stat(in.c_str(), &st) == 0) total_bytes += st.st_size;
-  }
   Progress progress("import", "records", 0);
   SegmentSink sink(dir, codec,
                    static_cast<uint64_t>(absl::GetFlag(FLAGS_segment_mb)) << 20);
@@ -193,7 +188,6 @@ int Run() {
                static_cast<unsigned long long>(totals.segments), dir.c_str(),
                seconds, totals.records / std::max(seconds, 1e-9),
                totals.bytes / 1e6 / std::max(seconds, 1e-9));
-  (void)total_bytes;
   if (!status.ok()) {
     PV_LOG(ERROR) << status;
     return absl::IsCancelled(status) ? 130 : 1;
