@@ -43,6 +43,7 @@
 #include "cc/common/progress.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
+#include "cc/ingest/mirror_settings.h"
 #include "cc/ingest/mongo_records.h"
 #include "cc/ingest/offsets.h"
 #include "cc/kafka/kafka.h"
@@ -354,25 +355,6 @@ class SegmentSink : public kafka::RebalanceListener {
   Totals totals_;
 };
 
-// kcat-style "-X key=value" / "-Xkey=value" / "--X=key=value" arguments,
-// taken out of argv before flag parsing.
-std::vector<std::string> ExtractKafkaProperties(int* argc, char** argv) {
-  std::vector<std::string> props;
-  int out = 1;
-  for (int i = 1; i < *argc; ++i) {
-    absl::string_view a = argv[i];
-    if ((a == "-X" || a == "--X") && i + 1 < *argc) {
-      props.emplace_back(argv[++i]);
-    } else if (absl::ConsumePrefix(&a, "--X=") || absl::ConsumePrefix(&a, "-X")) {
-      props.emplace_back(a);
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  *argc = out;
-  return props;
-}
-
 int Run(const std::vector<std::string>& properties) {
   const absl::Time started = absl::Now();
   ConfigReport report;
@@ -605,9 +587,23 @@ int Run(const std::vector<std::string>& properties) {
 }  // namespace pv::ingest
 
 int main(int argc, char** argv) {
-  std::vector<std::string> properties = pv::ingest::ExtractKafkaProperties(&argc, argv);
-  pv::ParseCommandLine(argc, argv, pv::ingest::kUsage);
   pv::SetLogTag("consume");
+  // -X key=value (kcat's spelling) is taken out of argv before flag parsing,
+  // by the same parser as mirror's and kafka_count's.
+  pv::ingest::PropertyArgs props;
+  absl::StatusOr<std::vector<std::string>> rest =
+      pv::ingest::ExtractPropertyArgs(std::vector<std::string>(argv, argv + argc), &props);
+  if (!rest.ok()) {
+    std::fprintf(stderr, "consume: %s\n", std::string(rest.status().message()).c_str());
+    return 2;
+  }
+  if (!props.destination.empty()) {
+    std::fprintf(stderr, "consume: -Y is the mirror's; use -X key=value here\n");
+    return 2;
+  }
+  std::vector<char*> args;
+  for (std::string& a : *rest) args.push_back(a.data());
+  pv::ParseCommandLine(static_cast<int>(args.size()), args.data(), pv::ingest::kUsage);
   pv::InstallShutdownHandlers();
-  return pv::ingest::Run(properties);
+  return pv::ingest::Run(props.source);
 }
