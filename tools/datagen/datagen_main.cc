@@ -24,6 +24,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cc/event/event.h"
+#include "cc/kafka/kafka.h"
+#include "cc/segment/segment.h"
 #include "tools/datagen/generator.h"
 
 ABSL_FLAG(int64_t, events, 100000, "number of records to generate");
@@ -42,16 +44,96 @@ ABSL_FLAG(double, rate_messy, 0.05,
           "share of valid records with messy encodings (numbers for ids, "
           "null/empty/missing fields, escapes, non-ASCII and very long URLs)");
 ABSL_FLAG(std::string, output, "", "output file (default: stdout)");
-ABSL_FLAG(std::string, format, "ndjson", "output format; only ndjson for now");
+ABSL_FLAG(std::string, segments, "",
+          "write the records straight into segment files in this directory "
+          "(instead of NDJSON), as import would");
+ABSL_FLAG(std::string, kafka_topic, "",
+          "produce the records straight into this Kafka topic (instead of "
+          "NDJSON), one message each, keyed by sequence number");
+ABSL_FLAG(std::string, kafka_env, "PV_KAFKA",
+          "with --kafka_topic: the prefix of the environment variables naming "
+          "the cluster: <prefix>_BROKERS, <prefix>_USER, <prefix>_PASSWORD "
+          "(e.g. PV_KAFKA_SOURCE for the demo's source cluster)");
 
 namespace {
 
-int Run() {
-  if (absl::GetFlag(FLAGS_format) != "ndjson") {
-    std::fprintf(stderr, "datagen: --format=%s is not supported (only ndjson)\n",
-                 absl::GetFlag(FLAGS_format).c_str());
+// Records straight into segment files (--segments) or a Kafka topic
+// (--kafka_topic), for tests and demos that skip the NDJSON step.
+int RunToSink(const pv::datagen::GeneratorOptions& options) {
+  const absl::Time start = absl::Now();
+  const std::string dir = absl::GetFlag(FLAGS_segments);
+  const std::string topic = absl::GetFlag(FLAGS_kafka_topic);
+  if (!dir.empty() && !topic.empty()) {
+    std::fprintf(stderr, "datagen: --segments and --kafka_topic exclude each other\n");
     return 2;
   }
+  if (!dir.empty() && ::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    std::fprintf(stderr, "datagen: cannot create %s: %s\n", dir.c_str(), std::strerror(errno));
+    return 1;
+  }
+  std::unique_ptr<pv::segment::SegmentWriter> writer;
+  std::unique_ptr<pv::kafka::Producer> producer;
+  auto fail = [](const absl::Status& status) {
+    std::fprintf(stderr, "datagen: %s\n", std::string(status.message()).c_str());
+    return 1;
+  };
+  if (!topic.empty()) {
+    auto config = pv::kafka::KafkaConfig::FromEnv(absl::GetFlag(FLAGS_kafka_env));
+    if (!config.ok()) return fail(config.status());
+    auto created = pv::kafka::Producer::Create(*config, {});
+    if (!created.ok()) return fail(created.status());
+    producer = std::move(*created);
+  }
+  pv::datagen::EventGenerator generator(options);
+  int64_t bytes = 0, segments = 0;
+  std::string record;
+  for (int64_t seq = 1; generator.remaining() > 0; ++seq) {
+    record.clear();
+    generator.AppendNext(&record);
+    bytes += record.size();
+    absl::Status status;
+    if (producer != nullptr) {
+      status = producer->Produce(topic, pv::kafka::kAnyPartition, absl::StrCat(seq), record);
+    } else {
+      if (writer == nullptr) {
+        pv::segment::WriterOptions o;
+        o.dir = dir;
+        o.kind = pv::segment::SourceKind::kFile;
+        o.source = "datagen";
+        auto created = pv::segment::SegmentWriter::Create(o);
+        if (!created.ok()) return fail(created.status());
+        writer = std::move(*created);
+      }
+      pv::segment::RecordMeta meta;
+      meta.offset = seq;
+      status = writer->Append(meta, record);
+      if (status.ok() && writer->payload_bytes() >= (256u << 20)) {
+        status = writer->Publish().status();
+        writer.reset();
+        ++segments;
+      }
+    }
+    if (!status.ok()) return fail(status);
+  }
+  if (writer != nullptr) {
+    absl::Status status = writer->Publish().status();
+    if (!status.ok()) return fail(status);
+    ++segments;
+  }
+  if (producer != nullptr) {
+    absl::Status status = producer->Flush(absl::Minutes(5));
+    if (!status.ok()) return fail(status);
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::fprintf(stderr, "datagen: %lld records, %lld bytes to %s in %.2f s (%.0f records/s)\n",
+               static_cast<long long>(options.events), static_cast<long long>(bytes),
+               topic.empty() ? absl::StrCat(segments, " segment(s) in ", dir).c_str()
+                             : absl::StrCat("Kafka topic ", topic).c_str(),
+               seconds, options.events / std::max(seconds, 1e-9));
+  return 0;
+}
+
+int Run() {
   pv::datagen::GeneratorOptions options;
   options.seed = absl::GetFlag(FLAGS_seed);
   options.events = absl::GetFlag(FLAGS_events);
@@ -78,6 +160,9 @@ int Run() {
     return 2;
   }
 
+  if (!absl::GetFlag(FLAGS_segments).empty() || !absl::GetFlag(FLAGS_kafka_topic).empty()) {
+    return RunToSink(options);
+  }
   const std::string output = absl::GetFlag(FLAGS_output);
   // A regular file appears only when complete (FILE.tmp, then rename). An
   // existing non-regular path (/dev/null, a FIFO) is written in place: a
@@ -156,7 +241,9 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Writes deterministic Glamira-like clickstream events as NDJSON.");
+      "Writes deterministic Glamira-like clickstream events as NDJSON (stdout\n"
+      "or --output), or straight into segment files (--segments) or a Kafka\n"
+      "topic (--kafka_topic).");
   absl::ParseCommandLine(argc, argv);
   return Run();
 }
