@@ -10,6 +10,7 @@
 #include <functional>
 #include <numeric>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -245,15 +246,12 @@ std::string FactPartitionName(int32_t day) {
 }
 
 std::string FactChecksum(const std::vector<FactRow>& facts,
-                         const std::vector<int32_t>& product_keys,
-                         const std::vector<int32_t>& store_keys,
-                         const std::vector<int32_t>& referrer_keys,
-                         const std::vector<int32_t>& device_keys) {
+                         const std::vector<KeyedFact>& keyed) {
   uint64_t sum = 0, mix = 0;
-  for (const FactRow& f : facts) {
-    uint64_t h = etl::HashGrain(DateKey(f.day), product_keys[f.product],
-                                store_keys[f.store], referrer_keys[f.referrer],
-                                device_keys[f.device]);
+  for (const KeyedFact& k : keyed) {
+    const FactRow& f = facts[k.row];
+    uint64_t h = etl::HashGrain(k.date_key, k.product, k.store, k.referrer,
+                                k.device);
     uint64_t m = etl::HashGrain(static_cast<int32_t>(f.view_count),
                                 static_cast<uint32_t>(f.min_time),
                                 static_cast<uint32_t>(f.max_time),
@@ -537,17 +535,22 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
   // connections (parallel COPY streams, then parallel index builds), then
   // swapped in here, inside the transaction.
   t = absl::Now();
+  absl::flat_hash_map<int32_t, int32_t> date_keys;  // a handful of days
+  for (int32_t day : batch.fact_days) date_keys[day] = DateKey(day);
   std::vector<KeyedFact> keyed(batch.facts.size());
   for (size_t i = 0; i < batch.facts.size(); ++i) {
     const FactRow& f = batch.facts[i];
-    keyed[i] = {DateKey(f.day), product_keys[f.product], store_keys[f.store],
+    // Facts come only from fact days; a stray day keeps its own key and is
+    // reported by BuildStagedPartitions ("fact rows outside the fact days").
+    auto dk = date_keys.find(f.day);
+    keyed[i] = {dk != date_keys.end() ? dk->second : DateKey(f.day),
+                product_keys[f.product], store_keys[f.store],
                 referrer_keys[f.referrer], device_keys[f.device],
                 static_cast<uint32_t>(i)};
   }
   std::sort(keyed.begin(), keyed.end());
   stats->fact_rows = static_cast<int64_t>(batch.facts.size());
-  stats->fact_checksum = FactChecksum(batch.facts, product_keys, store_keys,
-                                      referrer_keys, device_keys);
+  stats->fact_checksum = FactChecksum(batch.facts, keyed);
   PV_RETURN_IF_ERROR(BuildStagedPartitions(batch, keyed, stats));
 
   for (int32_t day : batch.fact_days) {

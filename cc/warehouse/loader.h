@@ -113,12 +113,10 @@ class WarehouseLoader {
 std::string FactPartitionName(int32_t day);
 // yyyymmdd of a day number.
 int32_t DateKey(int32_t day);
-// An order-independent digest of fact rows as keyed in the warehouse.
+// An order-independent digest of fact rows as keyed in the warehouse
+// (`keyed` carries each row's surrogate keys; its order does not matter).
 std::string FactChecksum(const std::vector<FactRow>& facts,
-                         const std::vector<int32_t>& product_keys,
-                         const std::vector<int32_t>& store_keys,
-                         const std::vector<int32_t>& referrer_keys,
-                         const std::vector<int32_t>& device_keys);
+                         const std::vector<KeyedFact>& keyed);
 
 }  // namespace pv::warehouse
 
