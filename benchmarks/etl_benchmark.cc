@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "cc/etl/dictionary.h"
-#include "cc/etl/kernels.h"
+#include "cc/etl/fact_columns.h"
 #include "cc/etl/scan.h"
 #include "cc/etl/test_support.h"
 #include "cc/warehouse/copy_binary.h"

@@ -24,12 +24,13 @@
 #include "cc/common/progress.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
-#include "cc/etl/kernels.h"
+#include "cc/etl/fact_columns.h"
 #include "cc/etl/metrics.h"
 #include "cc/etl/quarantine.h"
 #include "cc/etl/scan.h"
 #include "cc/event/event.h"
 #include "cc/segment/segment.h"
+#include "cc/star/calendar.h"
 #include "cc/warehouse/loader.h"
 #include "cc/warehouse/pg.h"
 #include "cc/warehouse/schema.h"
@@ -94,12 +95,12 @@ enum ExitCode { kOk = 0, kFailed = 1, kBadUsage = 2, kTooManyInvalid = 3,
                 kInterrupted = 130 };
 
 absl::StatusOr<int32_t> ParseDay(const std::string& text, const char* flag) {
-  int64_t seconds = 0;
-  if (!event::ParseLocalTime(absl::StrCat(text, " 00:00:00"), &seconds)) {
+  int32_t day = 0;
+  if (!star::ParseDayText(text, &day)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--", flag, "=", text, ": expected a date YYYY-MM-DD"));
   }
-  return static_cast<int32_t>(seconds / 86400);
+  return day;
 }
 
 absl::StatusOr<DateSelection> DatesFromFlags() {
@@ -198,10 +199,7 @@ std::string InputsJson(const std::vector<SegmentSummary>& inputs) {
   return absl::StrCat("[", absl::StrJoin(items, ","), "]");
 }
 
-std::string DayText(int32_t day) {
-  event::CivilDate c = event::CivilFromDay(day);
-  return absl::StrFormat("%04d-%02d-%02d", c.year, c.month, c.day);
-}
+using star::DayText;
 
 int Run() {
   const absl::Time started = absl::Now();

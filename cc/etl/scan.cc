@@ -13,10 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
-#include "cc/etl/attributes.h"
 #include "cc/etl/dictionary.h"
-#include "cc/etl/kernels.h"
+#include "cc/etl/fact_columns.h"
 #include "cc/segment/segment.h"
+#include "cc/star/attributes.h"
+#include "cc/star/grain_hash.h"
 #include "oneapi/tbb/blocked_range.h"
 #include "oneapi/tbb/enumerable_thread_specific.h"
 #include "oneapi/tbb/global_control.h"
@@ -110,7 +111,7 @@ struct BlockRef {
 uint32_t DeviceCode(ThreadState& st, absl::string_view ua) {
   auto it = st.ua_cache.find(ua);
   if (it != st.ua_cache.end()) return it->second;
-  uint32_t code = ParseUserAgent(ua).Code();
+  uint32_t code = star::ParseUserAgent(ua).Code();
   if (st.ua_cache.size() > 100000) st.ua_cache.clear();  // bound memory
   st.ua_cache.emplace(std::string(ua), code);
   return code;
@@ -158,7 +159,7 @@ absl::Status ScanBlock(const segment::SegmentReader& reader,
     if (store != 0) {
       if (store >= st.store_pick.size()) st.store_pick.resize(store + 1);
       if (!ev.current_url.empty() && st.store_pick[store].WouldTake(ev.local_time)) {
-        st.store_pick[store].Offer(ev.local_time, CountryIdFromUrl(ev.current_url));
+        st.store_pick[store].Offer(ev.local_time, star::CountryIdFromUrl(ev.current_url));
       }
     }
     if (device != 0) {
@@ -346,7 +347,7 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
     for (int32_t d : st->days) days.insert(d);
   }
   FactMap facts;
-  warehouse::StarBatch& batch = result.batch;
+  star::StarBatch& batch = result.batch;
   ScanCounts& counts = result.counts;
   for (ThreadState* state : all_states) {
     ThreadState& st = *state;
@@ -380,7 +381,7 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
     for (const auto& [key, agg] : st.facts) {
       GrainKey g{key.day, rp[key.product], rs[key.store], rr[key.referrer],
                  rd[key.device], 0};
-      g.hash = HashGrain(g.day, g.product, g.store, g.referrer, g.device);
+      g.hash = star::HashGrain(g.day, g.product, g.store, g.referrer, g.device);
       facts[g].Merge(agg);
     }
     st.facts = FactMap();  // free as we go
@@ -392,15 +393,22 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
   batch.devices = Keys(devices);
   store_pick.resize(stores.size());
   device_pick.resize(devices.size());
+  // Every derived attribute is decided here; the loader only encodes.
   batch.store_country.resize(stores.size());
   for (size_t i = 0; i < stores.size(); ++i) {
     batch.store_country[i] = static_cast<uint16_t>(
-        store_pick[i].time == INT64_MAX ? kUnknownCountry : store_pick[i].value);
+        store_pick[i].time == INT64_MAX ? star::kUnknownCountry : store_pick[i].value);
   }
-  batch.device_code.resize(devices.size());
+  batch.device_attributes.resize(devices.size());
   for (size_t i = 0; i < devices.size(); ++i) {
-    batch.device_code[i] =
-        device_pick[i].time == INT64_MAX ? Device().Code() : device_pick[i].value;
+    batch.device_attributes[i] = device_pick[i].time == INT64_MAX
+                                     ? star::Device()
+                                     : star::Device::FromCode(device_pick[i].value);
+  }
+  batch.referrer_attributes.resize(batch.referrers.size());
+  for (size_t i = 0; i < batch.referrers.size(); ++i) {
+    const star::Referrer r = star::ClassifyReferrer(batch.referrers[i]);
+    batch.referrer_attributes[i] = {std::string(r.domain), r.type};
   }
   batch.days.assign(days.begin(), days.end());
   std::sort(batch.days.begin(), batch.days.end());

@@ -30,7 +30,7 @@
 #include "cc/common/progress.h"
 #include "cc/event/event.h"
 #include "cc/etl/quarantine.h"
-#include "cc/warehouse/star_batch.h"
+#include "cc/star/star_batch.h"
 
 namespace pv::etl {
 
@@ -72,7 +72,7 @@ struct SegmentSummary {
 };
 
 struct ScanResult {
-  warehouse::StarBatch batch;
+  star::StarBatch batch;
   ScanCounts counts;
   std::vector<SegmentSummary> inputs;
   size_t peak_dictionary_bytes = 0;  // summed over threads, at the merge

@@ -79,19 +79,22 @@ absl::StatusOr<std::vector<std::string>> WriteSegments(
   return paths;
 }
 
-std::string CanonicalText(const warehouse::StarBatch& b) {
+std::string CanonicalText(const star::StarBatch& b) {
   std::vector<std::string> lines;
   for (size_t i = 1; i < b.products.size(); ++i) lines.push_back("P " + b.products[i]);
   for (size_t i = 1; i < b.stores.size(); ++i) {
     lines.push_back(absl::StrCat("S ", b.stores[i], " ", b.store_country[i]));
   }
-  for (size_t i = 1; i < b.referrers.size(); ++i) lines.push_back("R " + b.referrers[i]);
+  for (size_t i = 1; i < b.referrers.size(); ++i) {
+    lines.push_back(absl::StrCat("R ", b.referrers[i], " ", b.referrer_attributes[i].domain,
+                                 " ", static_cast<int>(b.referrer_attributes[i].type)));
+  }
   for (size_t i = 1; i < b.devices.size(); ++i) {
-    lines.push_back(absl::StrCat("D ", b.devices[i], " ", b.device_code[i]));
+    lines.push_back(absl::StrCat("D ", b.devices[i], " ", b.device_attributes[i].Code()));
   }
   for (int32_t d : b.days) lines.push_back(absl::StrCat("T ", d));
   for (int32_t d : b.fact_days) lines.push_back(absl::StrCat("F ", d));
-  for (const warehouse::FactRow& f : b.facts) {
+  for (const star::FactRow& f : b.facts) {
     lines.push_back(absl::StrCat("X ", f.day, "|", b.products[f.product], "|",
                                  b.stores[f.store], "|", b.referrers[f.referrer],
                                  "|", b.devices[f.device], "|", f.view_count, "|",

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "cc/warehouse/star_batch.h"
+#include "cc/star/star_batch.h"
 #include "tools/datagen/generator.h"
 
 namespace pv::etl::testing {
@@ -29,7 +29,7 @@ std::vector<std::string> GenerateRecords(const datagen::GeneratorOptions& option
                                          const std::string& messy_date);
 
 // One line per dimension member and fact row, by natural keys, sorted.
-std::string CanonicalText(const warehouse::StarBatch& batch);
+std::string CanonicalText(const star::StarBatch& batch);
 
 }  // namespace pv::etl::testing
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cc/star/calendar.h"
 #include "simdjson.h"
 
 namespace pv::event {
@@ -146,81 +147,9 @@ absl::string_view InvalidName(Invalid reason) {
 }
 
 // ---------------------------------------------------------------------------
-// Dates. Days-from-civil and its inverse use the era (400-year cycle)
-// decomposition of the proleptic Gregorian calendar: exact integer arithmetic,
-// no tables, no time-zone database.
-
-int32_t DayFromCivil(int year, int month, int day) {
-  const int y = year - (month <= 2 ? 1 : 0);
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const int year_of_era = y - era * 400;                              // [0, 399]
-  const int month_from_march = month > 2 ? month - 3 : month + 9;     // [0, 11]
-  const int day_of_year = (153 * month_from_march + 2) / 5 + day - 1;  // [0, 365]
-  const int day_of_era = year_of_era * 365 + year_of_era / 4 -
-                         year_of_era / 100 + day_of_year;  // [0, 146096]
-  return era * 146097 + day_of_era - 719468;
-}
-
-namespace {
-
-void CivilFromDayNumber(int32_t day_number, int* year, int* month, int* day) {
-  const int64_t z = static_cast<int64_t>(day_number) + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t day_of_era = z - era * 146097;  // [0, 146096]
-  const int64_t year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36524 -
-       day_of_era / 146096) / 365;  // [0, 399]
-  const int64_t day_of_year =
-      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const int64_t month_from_march = (5 * day_of_year + 2) / 153;  // [0, 11]
-  *day = static_cast<int>(day_of_year - (153 * month_from_march + 2) / 5 + 1);
-  *month = static_cast<int>(month_from_march < 10 ? month_from_march + 3
-                                                  : month_from_march - 9);
-  *year = static_cast<int>(year_of_era + era * 400 + (*month <= 2 ? 1 : 0));
-}
-
-bool IsLeapYear(int year) {
-  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-int DaysInMonth(int year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
-                                  31, 31, 30, 31, 30, 31};
-  return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
-}
-
-// Floor modulo: day numbers before 1970 are negative.
-int FloorMod(int64_t a, int b) {
-  int r = static_cast<int>(a % b);
-  return r < 0 ? r + b : r;
-}
-
-}  // namespace
-
-int32_t DayFromUnixSeconds(int64_t unix_seconds) {
-  int64_t day = unix_seconds / 86400;
-  if (unix_seconds % 86400 < 0) --day;
-  return static_cast<int32_t>(day);
-}
-
-CivilDate CivilFromDay(int32_t day) {
-  CivilDate c;
-  CivilFromDayNumber(day, &c.year, &c.month, &c.day);
-  // 1970-01-01 was a Thursday; 0 = Sunday.
-  const int weekday_from_sunday = FloorMod(static_cast<int64_t>(day) + 4, 7);
-  c.day_of_week = weekday_from_sunday + 1;
-  // ISO week: the week belongs to the year of its Thursday.
-  const int iso_weekday = weekday_from_sunday == 0 ? 7 : weekday_from_sunday;
-  const int32_t thursday = day + (4 - iso_weekday);
-  int thursday_year, thursday_month, thursday_day;
-  CivilFromDayNumber(thursday, &thursday_year, &thursday_month, &thursday_day);
-  const int32_t thursday_day_of_year =
-      thursday - DayFromCivil(thursday_year, 1, 1);  // 0-based
-  c.week_of_year = thursday_day_of_year / 7 + 1;
-  c.quarter = (c.month - 1) / 3 + 1;
-  c.date_key = c.year * 10000 + c.month * 100 + c.day;
-  return c;
-}
+// local_time. The calendar is cc/star/calendar.h's (absl::CivilDay); events
+// arrive clustered by day, so the day number of the last date seen is kept
+// per thread and most records skip the calendar arithmetic.
 
 bool ParseLocalTime(absl::string_view text, int64_t* unix_seconds) {
   // YYYY-MM-DD?HH:MM:SS
@@ -240,13 +169,23 @@ bool ParseLocalTime(absl::string_view text, int64_t* unix_seconds) {
   const int year = two(0) * 100 + two(2);
   const int month = two(5), day = two(8);
   const int hour = two(11), minute = two(14), second = two(17);
-  if (year < 1 || month < 1 || month > 12 || day < 1 ||
-      day > DaysInMonth(year, month) || hour > 23 || minute > 59 ||
-      second > 59) {
-    return false;
+  if (hour > 23 || minute > 59 || second > 59) return false;
+  struct LastDate {
+    char text[10] = {};
+    int32_t day = 0;
+  };
+  thread_local LastDate last;
+  int32_t day_number;
+  if (std::memcmp(last.text, s, 10) == 0) {
+    day_number = last.day;
+  } else {
+    if (!star::IsValidDate(year, month, day)) return false;
+    day_number = star::DayFromCivil(year, month, day);
+    std::memcpy(last.text, s, 10);
+    last.day = day_number;
   }
-  *unix_seconds = static_cast<int64_t>(DayFromCivil(year, month, day)) * 86400 +
-                  hour * 3600 + minute * 60 + second;
+  *unix_seconds = static_cast<int64_t>(day_number) * 86400 + hour * 3600 +
+                  minute * 60 + second;
   return true;
 }
 
@@ -664,7 +603,7 @@ Invalid EventParser::Impl::Parse(absl::string_view payload, Event* event) {
                        : std::move(time_detail);
     return time_reason;
   }
-  event->day = DayFromUnixSeconds(event->local_time);
+  event->day = star::DayFromUnixSeconds(event->local_time);
   return Invalid::kOk;
 }
 

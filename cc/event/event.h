@@ -126,26 +126,9 @@ class EventParser {
 // Parses "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DDTHH:MM:SS" (exactly 19 chars) as
 // UTC into Unix seconds. False if malformed or out of range: year 0001-9999,
 // month 1-12, day valid for the month (leap years included), hour 0-23,
-// minute 0-59, second 0-59. No time-zone database is involved.
+// minute 0-59, second 0-59. No time-zone database is involved; the day of
+// the result is cc/star/calendar.h's DayFromUnixSeconds.
 bool ParseLocalTime(absl::string_view text, int64_t* unix_seconds);
-
-// Days since 1970-01-01 of a Unix time in seconds (floor, also before 1970).
-int32_t DayFromUnixSeconds(int64_t unix_seconds);
-
-// Calendar attributes of a day, with Spark's conventions (as dim_date uses).
-struct CivilDate {
-  int year, month, day;
-  int day_of_week;   // Spark dayofweek: 1 = Sunday ... 7 = Saturday
-  int week_of_year;  // ISO 8601 week (1..53); may belong to the adjacent year
-  int quarter;       // 1..4
-  int32_t date_key;  // yyyymmdd
-};
-
-// The civil (proleptic Gregorian) date of `day` days since 1970-01-01.
-CivilDate CivilFromDay(int32_t day);
-
-// Days since 1970-01-01 of a civil date. REQUIRES: a valid date.
-int32_t DayFromCivil(int year, int month, int day);
 
 }  // namespace pv::event
 

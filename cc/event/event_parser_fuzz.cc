@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cc/event/event.h"
+#include "cc/star/calendar.h"
 #include "simdjson.h"
 
 namespace pv::event {
@@ -181,7 +182,7 @@ void CheckAgainstDom(const uint8_t* data, size_t size, Invalid reason,
   if (reason != expected) Violation("local_time verdict differs", data, size);
   if (reason == Invalid::kOk &&
       (event.local_time != seconds ||
-       event.day != DayFromUnixSeconds(seconds))) {
+       event.day != star::DayFromUnixSeconds(seconds))) {
     Violation("local_time value differs", data, size);
   }
 }

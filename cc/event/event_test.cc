@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cc/star/calendar.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -404,11 +405,11 @@ TEST(ParseLocalTimeTest, EpochAndBefore) {
   EXPECT_EQ(t, 0);
   EXPECT_TRUE(ParseLocalTime("1969-12-31 23:59:59", &t));
   EXPECT_EQ(t, -1);
-  EXPECT_EQ(DayFromUnixSeconds(-1), -1);
-  EXPECT_EQ(DayFromUnixSeconds(0), 0);
-  EXPECT_EQ(DayFromUnixSeconds(86399), 0);
-  EXPECT_EQ(DayFromUnixSeconds(-86400), -1);
-  EXPECT_EQ(DayFromUnixSeconds(-86401), -2);
+  EXPECT_EQ(star::DayFromUnixSeconds(-1), -1);
+  EXPECT_EQ(star::DayFromUnixSeconds(0), 0);
+  EXPECT_EQ(star::DayFromUnixSeconds(86399), 0);
+  EXPECT_EQ(star::DayFromUnixSeconds(-86400), -1);
+  EXPECT_EQ(star::DayFromUnixSeconds(-86401), -2);
 }
 
 TEST(ParseLocalTimeTest, Malformed) {
@@ -422,63 +423,6 @@ TEST(ParseLocalTimeTest, Malformed) {
   }
   EXPECT_TRUE(ParseLocalTime("0001-01-01 00:00:00", &t));
   EXPECT_TRUE(ParseLocalTime("9999-12-31 23:59:59", &t));
-}
-
-TEST(CivilFromDayTest, KnownDates) {
-  // 2024-01-01 is a Monday.
-  CivilDate c = CivilFromDay(DayFromCivil(2024, 1, 1));
-  EXPECT_EQ(c.year, 2024);
-  EXPECT_EQ(c.month, 1);
-  EXPECT_EQ(c.day, 1);
-  EXPECT_EQ(c.day_of_week, 2);
-  EXPECT_EQ(c.week_of_year, 1);
-  EXPECT_EQ(c.quarter, 1);
-  EXPECT_EQ(c.date_key, 20240101);
-  // 2021-01-03 is a Sunday in ISO week 53 of 2020.
-  c = CivilFromDay(DayFromCivil(2021, 1, 3));
-  EXPECT_EQ(c.day_of_week, 1);
-  EXPECT_EQ(c.week_of_year, 53);
-  EXPECT_EQ(c.date_key, 20210103);
-  // 2024-12-30 is a Monday in ISO week 1 of 2025.
-  c = CivilFromDay(DayFromCivil(2024, 12, 30));
-  EXPECT_EQ(c.day_of_week, 2);
-  EXPECT_EQ(c.week_of_year, 1);
-  EXPECT_EQ(c.quarter, 4);
-  // 1970-01-01 was a Thursday, 1969-12-31 a Wednesday (ISO week 1 of 1970).
-  c = CivilFromDay(0);
-  EXPECT_EQ(c.date_key, 19700101);
-  EXPECT_EQ(c.day_of_week, 5);
-  EXPECT_EQ(c.week_of_year, 1);
-  c = CivilFromDay(-1);
-  EXPECT_EQ(c.date_key, 19691231);
-  EXPECT_EQ(c.day_of_week, 4);
-  EXPECT_EQ(c.week_of_year, 1);
-  // 2020-06-04 (Thursday), week 23, quarter 2.
-  c = CivilFromDay(DayFromCivil(2020, 6, 4));
-  EXPECT_EQ(c.day_of_week, 5);
-  EXPECT_EQ(c.week_of_year, 23);
-  EXPECT_EQ(c.quarter, 2);
-  EXPECT_EQ(DayFromCivil(2020, 6, 4), 18417);
-}
-
-TEST(CivilFromDayTest, RoundTripsAndWeeksAreConsistent) {
-  // Every day from 1900 to 2100: the inverse holds, weekdays cycle, and the
-  // ISO week advances exactly on Mondays.
-  const int32_t first = DayFromCivil(1900, 1, 1), last = DayFromCivil(2100, 12, 31);
-  CivilDate previous = CivilFromDay(first - 1);
-  for (int32_t day = first; day <= last; ++day) {
-    CivilDate c = CivilFromDay(day);
-    ASSERT_EQ(DayFromCivil(c.year, c.month, c.day), day);
-    ASSERT_EQ(c.day_of_week, previous.day_of_week % 7 + 1) << c.date_key;
-    if (c.day_of_week == 2) {  // Monday
-      ASSERT_TRUE(c.week_of_year == previous.week_of_year + 1 ||
-                  (c.week_of_year == 1 && previous.week_of_year >= 52))
-          << c.date_key;
-    } else {
-      ASSERT_EQ(c.week_of_year, previous.week_of_year) << c.date_key;
-    }
-    previous = c;
-  }
 }
 
 }  // namespace

@@ -17,9 +17,9 @@
 #include "absl/time/clock.h"
 #include "cc/common/logging.h"
 #include "cc/common/status.h"
-#include "cc/etl/attributes.h"
-#include "cc/etl/kernels.h"
-#include "cc/event/event.h"
+#include "cc/star/attributes.h"
+#include "cc/star/calendar.h"
+#include "cc/star/grain_hash.h"
 #include "cc/warehouse/copy_binary.h"
 
 namespace pv::warehouse {
@@ -32,10 +32,8 @@ double Seconds(absl::Time since) {
   return absl::ToDoubleSeconds(absl::Now() - since);
 }
 
-std::string DateText(int32_t day) {
-  event::CivilDate c = event::CivilFromDay(day);
-  return absl::StrFormat("%04d-%02d-%02d", c.year, c.month, c.day);
-}
+using star::DateKey;
+using star::DayText;
 
 // A keyed dimension: how to stage its members and where they go.
 struct DimensionSpec {
@@ -236,11 +234,6 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
 
 }  // namespace
 
-int32_t DateKey(int32_t day) {
-  event::CivilDate c = event::CivilFromDay(day);
-  return c.year * 10000 + c.month * 100 + c.day;
-}
-
 std::string FactPartitionName(int32_t day) {
   return absl::StrCat("fact_product_views_d", DateKey(day));
 }
@@ -250,9 +243,9 @@ std::string FactChecksum(const std::vector<FactRow>& facts,
   uint64_t sum = 0, mix = 0;
   for (const KeyedFact& k : keyed) {
     const FactRow& f = facts[k.row];
-    uint64_t h = etl::HashGrain(k.date_key, k.product, k.store, k.referrer,
+    uint64_t h = star::HashGrain(k.date_key, k.product, k.store, k.referrer,
                                 k.device);
-    uint64_t m = etl::HashGrain(static_cast<int32_t>(f.view_count),
+    uint64_t m = star::HashGrain(static_cast<int32_t>(f.view_count),
                                 static_cast<uint32_t>(f.min_time),
                                 static_cast<uint32_t>(f.max_time),
                                 static_cast<uint32_t>(f.sum_time),
@@ -402,7 +395,7 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
                   e.Trailer();
                   return false;
                 }),
-            absl::StrCat("facts of ", DateText(c.day)));
+            absl::StrCat("facts of ", DayText(c.day)));
       }));
   stats->fact_copy_seconds = Seconds(t);
   t = absl::Now();
@@ -468,7 +461,7 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
            {"country_name", "country_code", "region", "continent"}},
           batch.stores,
           [&](size_t i, CopyBinaryEncoder& e) {
-            const etl::Country& c = etl::CountryById(batch.store_country[i]);
+            const star::Country& c = star::CountryById(batch.store_country[i]);
             e.Text(c.name);
             e.Text(c.code);
             e.Text(c.region);
@@ -483,9 +476,9 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
            {"referrer_domain", "referrer_type"}},
           batch.referrers,
           [&](size_t i, CopyBinaryEncoder& e) {
-            etl::Referrer r = etl::ClassifyReferrer(batch.referrers[i]);
+            const star::ReferrerAttributes& r = batch.referrer_attributes[i];
             e.Text(r.domain);
-            e.Text(etl::ReferrerTypeName(r.type));
+            e.Text(star::ReferrerTypeName(r.type));
           },
           options_.rebuild_indexes_min_rows, &stats->new_members));
   PV_ASSIGN_OR_RETURN(
@@ -496,12 +489,12 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
            {"device_type", "browser_info", "browser", "os"}},
           batch.devices,
           [&](size_t i, CopyBinaryEncoder& e) {
-            etl::Device d = etl::Device::FromCode(batch.device_code[i]);
-            e.Text(etl::DeviceTypeName(d.type));
-            e.Text(absl::StrCat(etl::BrowserName(d.browser), " on ",
-                                etl::OsName(d.os)));
-            e.Text(etl::BrowserName(d.browser));
-            e.Text(etl::OsName(d.os));
+            const star::Device& d = batch.device_attributes[i];
+            e.Text(star::DeviceTypeName(d.type));
+            e.Text(absl::StrCat(star::BrowserName(d.browser), " on ",
+                                star::OsName(d.os)));
+            e.Text(star::BrowserName(d.browser));
+            e.Text(star::OsName(d.os));
           },
           options_.rebuild_indexes_min_rows, &stats->new_members));
   {
@@ -509,7 +502,7 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
     CopyBinaryEncoder e(&data);
     e.Header();
     for (int32_t day : batch.days) {
-      event::CivilDate c = event::CivilFromDay(day);
+      const star::CivilDate c = star::CivilFromDay(day);
       e.StartRow(8);
       e.Int4(DateKey(day));
       e.DateFromUnixDay(day);
@@ -570,12 +563,12 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
                     "ALTER TABLE public.", part, " RESET (autovacuum_enabled);",
                     "ALTER TABLE public.fact_product_views ATTACH PARTITION public.",
                     part, " FOR VALUES IN (", DateKey(day), ");");
-    PV_RETURN_IF_ERROR(conn_->Exec(swap), "replacing facts of ", DateText(day));
+    PV_RETURN_IF_ERROR(conn_->Exec(swap), "replacing facts of ", DayText(day));
   }
 
   // 3. The ledger row, committed with the load.
   std::vector<std::string> dates;
-  for (int32_t day : batch.fact_days) dates.push_back(DateText(day));
+  for (int32_t day : batch.fact_days) dates.push_back(DayText(day));
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   PV_ASSIGN_OR_RETURN(
@@ -602,7 +595,7 @@ absl::Status WarehouseLoader::RecordFailure(const RunDescription& run,
                                             const std::vector<int32_t>& days,
                                             absl::string_view error) {
   std::vector<std::string> dates;
-  for (int32_t day : days) dates.push_back(DateText(day));
+  for (int32_t day : days) dates.push_back(DayText(day));
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   return conn_

@@ -29,9 +29,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cc/warehouse/pg.h"
-#include "cc/warehouse/star_batch.h"
+#include "cc/star/star_batch.h"
 
 namespace pv::warehouse {
+
+using star::FactRow;
+using star::StarBatch;
 
 // What the ledger row records besides the loader's own figures. The JSON
 // fields must be valid JSON objects/arrays.
@@ -111,8 +114,6 @@ class WarehouseLoader {
 
 // "fact_product_views_d20240131" for a day number.
 std::string FactPartitionName(int32_t day);
-// yyyymmdd of a day number.
-int32_t DateKey(int32_t day);
 // An order-independent digest of fact rows as keyed in the warehouse
 // (`keyed` carries each row's surrogate keys; its order does not matter).
 std::string FactChecksum(const std::vector<FactRow>& facts,

@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cc/event/event.h"
+#include "cc/star/calendar.h"
 #include "cc/kafka/kafka.h"
 #include "cc/segment/segment.h"
 #include "tools/datagen/generator.h"
@@ -154,7 +155,7 @@ int Run() {
                  absl::GetFlag(FLAGS_start_date).c_str());
     return 2;
   }
-  options.start_day = pv::event::DayFromUnixSeconds(start_seconds);
+  options.start_day = pv::star::DayFromUnixSeconds(start_seconds);
   if (absl::Status status = pv::datagen::ValidateOptions(options); !status.ok()) {
     std::fprintf(stderr, "datagen: %s\n", std::string(status.message()).c_str());
     return 2;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "cc/event/event.h"
+#include "cc/star/calendar.h"
 
 namespace pv::datagen {
 namespace {
@@ -86,24 +86,9 @@ inline void Lit(std::string* out, const char (&literal)[N]) {
   out->append(literal, N - 1);
 }
 
-inline void AppendUint(std::string* out, uint64_t v) {
-  char buf[20];
-  char* p = buf + sizeof(buf);
-  do {
-    *--p = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  out->append(p, buf + sizeof(buf) - p);
-}
-
-inline void AppendInt(std::string* out, int64_t v) {
-  if (v < 0) {
-    out->push_back('-');
-    AppendUint(out, static_cast<uint64_t>(-(v + 1)) + 1);
-  } else {
-    AppendUint(out, static_cast<uint64_t>(v));
-  }
-}
+// absl::StrAppend formats integers with its own fast digit tables.
+inline void AppendUint(std::string* out, uint64_t v) { absl::StrAppend(out, v); }
+inline void AppendInt(std::string* out, int64_t v) { absl::StrAppend(out, v); }
 
 inline void AppendHex(std::string* out, uint64_t v, int digits) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -121,7 +106,7 @@ inline void Append2(std::string* out, int v) {
   out->append(buf, 2);
 }
 
-void AppendDate(std::string* out, const event::CivilDate& c) {
+void AppendDate(std::string* out, const star::CivilDate& c) {
   Append2(out, c.year / 100);
   Append2(out, c.year % 100);
   out->push_back('-');
@@ -342,9 +327,9 @@ absl::Status ValidateOptions(const GeneratorOptions& o) {
         absl::StrCat("the rates sum to ", total, ", more than 1"));
   }
   // Dates outside four-digit years would not print as YYYY-MM-DD.
-  if (o.start_day < event::DayFromCivil(1000, 1, 1) ||
+  if (o.start_day < star::DayFromCivil(1000, 1, 1) ||
       static_cast<int64_t>(o.start_day) + o.days >
-          event::DayFromCivil(9999, 12, 31)) {
+          star::DayFromCivil(9999, 12, 31)) {
     return absl::InvalidArgumentError("dates must stay within years 1000-9999");
   }
   return absl::OkStatus();
@@ -583,11 +568,11 @@ RecordKind EventGenerator::AppendNext(std::string* out) {
       style.time_null = true;
     }
   } else if (kind == RecordKind::kBadTime) {
-    const event::CivilDate c = event::CivilFromDay(event::DayFromUnixSeconds(local));
+    const star::CivilDate c = star::CivilFromDay(star::DayFromUnixSeconds(local));
     std::string date;
     AppendDate(&date, c);
     std::string clock;
-    AppendClock(&clock, local - static_cast<int64_t>(event::DayFromUnixSeconds(local)) * 86400);
+    AppendClock(&clock, local - static_cast<int64_t>(star::DayFromUnixSeconds(local)) * 86400);
     std::string& bad = style.bad_time;
     switch (rng.Below(8)) {
       case 0: bad = absl::StrCat("\"", c.year, "-13-", date.substr(8), " ", clock, "\""); break;
@@ -631,11 +616,11 @@ RecordKind EventGenerator::AppendNext(std::string* out) {
       out->append(style.bad_time);
       return;
     }
-    const int32_t day = event::DayFromUnixSeconds(local);
+    const int32_t day = star::DayFromUnixSeconds(local);
     if (day != p.cached_day) {
       p.cached_day = day;
       p.cached_date.clear();
-      AppendDate(&p.cached_date, event::CivilFromDay(day));
+      AppendDate(&p.cached_date, star::CivilFromDay(day));
     }
     out->push_back('"');
     out->append(p.cached_date);

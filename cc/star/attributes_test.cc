@@ -1,8 +1,8 @@
-#include "cc/etl/attributes.h"
+#include "cc/star/attributes.h"
 
 #include "gtest/gtest.h"
 
-namespace pv::etl {
+namespace pv::star {
 namespace {
 
 TEST(Attributes, UrlHost) {
@@ -86,4 +86,4 @@ TEST(Attributes, UserAgents) {
 }
 
 }  // namespace
-}  // namespace pv::etl
+}  // namespace pv::star

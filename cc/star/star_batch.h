@@ -1,14 +1,18 @@
 // StarBatch: one run's star schema in memory, as the batch job's scan
-// produces it and the loader writes it. Members are identified by ordinals
-// (dense, run-local); the loader maps them to stable surrogate keys.
-#ifndef PV_WAREHOUSE_STAR_BATCH_H_
-#define PV_WAREHOUSE_STAR_BATCH_H_
+// produces it and the warehouse loader writes it. Members are identified by
+// ordinals (dense, run-local); the loader maps them to stable surrogate keys.
+// Every derived attribute is already decided here (by the scan, with the
+// rules of cc/star/attributes.h): the loader only encodes and loads.
+#ifndef PV_STAR_STAR_BATCH_H_
+#define PV_STAR_STAR_BATCH_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace pv::warehouse {
+#include "cc/star/attributes.h"
+
+namespace pv::star {
 
 // One fact row at the seed's grain, by member ordinals.
 struct FactRow {
@@ -19,15 +23,22 @@ struct FactRow {
   int64_t sum_time;            // for avg_view_timestamp = sum / count
 };
 
+// dim_referrer's attributes of one referrer URL.
+struct ReferrerAttributes {
+  std::string domain;  // host without "www."; "" for Direct
+  ReferrerType type = ReferrerType::kDirect;
+};
+
 struct StarBatch {
   // Natural keys by ordinal; ordinal 0 is "" (the Unknown member).
   std::vector<std::string> products;
   std::vector<std::string> stores;
   std::vector<std::string> referrers;
   std::vector<std::string> devices;
-  // Derived attributes by ordinal (cc/etl/attributes.h ids and codes).
-  std::vector<uint16_t> store_country;
-  std::vector<uint32_t> device_code;
+  // Derived attributes, one per ordinal of the dimension above.
+  std::vector<uint16_t> store_country;  // CountryById ids
+  std::vector<ReferrerAttributes> referrer_attributes;
+  std::vector<Device> device_attributes;
   // Every day of a valid event (dim_date), sorted.
   std::vector<int32_t> days;
   // The days whose facts this run replaces, sorted; `facts` holds exactly
@@ -36,6 +47,6 @@ struct StarBatch {
   std::vector<FactRow> facts;
 };
 
-}  // namespace pv::warehouse
+}  // namespace pv::star
 
-#endif  // PV_WAREHOUSE_STAR_BATCH_H_
+#endif  // PV_STAR_STAR_BATCH_H_

@@ -1,9 +1,10 @@
-#include "cc/etl/kernels.h"
+#include "cc/etl/fact_columns.h"
 
 #include <climits>
 #include <random>
 #include <vector>
 
+#include "cc/star/grain_hash.h"
 #include "gtest/gtest.h"
 
 namespace pv::etl {
@@ -43,14 +44,14 @@ TEST(Kernels, VectorHashesEqualScalar) {
 }
 
 TEST(Kernels, HashSeparatesKeysThatDifferInOneColumn) {
-  uint64_t base = HashGrain(1, 2, 3, 4, 5);
-  EXPECT_NE(base, HashGrain(2, 2, 3, 4, 5));
-  EXPECT_NE(base, HashGrain(1, 3, 3, 4, 5));
-  EXPECT_NE(base, HashGrain(1, 2, 4, 4, 5));
-  EXPECT_NE(base, HashGrain(1, 2, 3, 5, 5));
-  EXPECT_NE(base, HashGrain(1, 2, 3, 4, 6));
-  EXPECT_NE(HashGrain(1, 2, 3, 4, 5), HashGrain(2, 1, 3, 4, 5));
-  EXPECT_EQ(base, HashGrain(1, 2, 3, 4, 5));
+  uint64_t base = star::HashGrain(1, 2, 3, 4, 5);
+  EXPECT_NE(base, star::HashGrain(2, 2, 3, 4, 5));
+  EXPECT_NE(base, star::HashGrain(1, 3, 3, 4, 5));
+  EXPECT_NE(base, star::HashGrain(1, 2, 4, 4, 5));
+  EXPECT_NE(base, star::HashGrain(1, 2, 3, 5, 5));
+  EXPECT_NE(base, star::HashGrain(1, 2, 3, 4, 6));
+  EXPECT_NE(star::HashGrain(1, 2, 3, 4, 5), star::HashGrain(2, 1, 3, 4, 5));
+  EXPECT_EQ(base, star::HashGrain(1, 2, 3, 4, 5));
 }
 
 TEST(Kernels, SelectionEqualsScalar) {

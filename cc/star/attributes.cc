@@ -1,4 +1,4 @@
-#include "cc/etl/attributes.h"
+#include "cc/star/attributes.h"
 
 #include <array>
 
@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 
-namespace pv::etl {
+namespace pv::star {
 namespace {
 
 // Ordered by code; index 0 is the Unknown member.
@@ -266,4 +266,4 @@ absl::string_view OsName(Os o) {
   return kNames[static_cast<int>(o)];
 }
 
-}  // namespace pv::etl
+}  // namespace pv::star

@@ -1,21 +1,22 @@
 // Highway dynamic dispatch: this file is compiled once per target ISA by
 // re-including itself through foreach_target.h.
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "cc/etl/kernels.cc"
+#define HWY_TARGET_INCLUDE "cc/etl/fact_columns.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
-#include "cc/etl/kernels.h"
+#include "cc/etl/fact_columns.h"
+#include "cc/star/grain_hash.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace pv::etl {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// One round of the 32-bit mixer, on vectors; the scalar twin is Mix32 below.
+// One round of the 32-bit mixer, on vectors: star::GrainMix lane by lane.
 template <class D, class V>
 HWY_INLINE V MixVec(D d, V h, V x, uint32_t mul) {
-  h = hn::Xor(h, hn::Mul(x, hn::Set(d, 0x9E3779B1u)));
+  h = hn::Xor(h, hn::Mul(x, hn::Set(d, star::kGrainGolden)));
   h = hn::Xor(h, hn::ShiftRight<15>(h));
   h = hn::Mul(h, hn::Set(d, mul));
   return h;
@@ -43,18 +44,18 @@ void HashGrainsImpl(const GrainColumns& cols, size_t n, uint64_t* out) {
     auto c = hn::LoadU(d, cols.store + i);
     auto e = hn::LoadU(d, cols.referrer + i);
     auto f = hn::LoadU(d, cols.device + i);
-    auto h1 = hn::Set(d, 0x243F6A88u);
-    auto h2 = hn::Set(d, 0x85A308D3u);
-    h1 = MixVec(d, h1, a, 0xCC9E2D51u);
-    h2 = MixVec(d, h2, a, 0x1B873593u);
-    h1 = MixVec(d, h1, b, 0xCC9E2D51u);
-    h2 = MixVec(d, h2, b, 0x1B873593u);
-    h1 = MixVec(d, h1, c, 0xCC9E2D51u);
-    h2 = MixVec(d, h2, c, 0x1B873593u);
-    h1 = MixVec(d, h1, e, 0xCC9E2D51u);
-    h2 = MixVec(d, h2, e, 0x1B873593u);
-    h1 = MixVec(d, h1, f, 0xCC9E2D51u);
-    h2 = MixVec(d, h2, f, 0x1B873593u);
+    auto h1 = hn::Set(d, star::kGrainSeedHigh);
+    auto h2 = hn::Set(d, star::kGrainSeedLow);
+    h1 = MixVec(d, h1, a, star::kGrainMulHigh);
+    h2 = MixVec(d, h2, a, star::kGrainMulLow);
+    h1 = MixVec(d, h1, b, star::kGrainMulHigh);
+    h2 = MixVec(d, h2, b, star::kGrainMulLow);
+    h1 = MixVec(d, h1, c, star::kGrainMulHigh);
+    h2 = MixVec(d, h2, c, star::kGrainMulLow);
+    h1 = MixVec(d, h1, e, star::kGrainMulHigh);
+    h2 = MixVec(d, h2, e, star::kGrainMulLow);
+    h1 = MixVec(d, h1, f, star::kGrainMulHigh);
+    h2 = MixVec(d, h2, f, star::kGrainMulLow);
     hn::Store(FinishVec(d, h1), d, hi);
     hn::Store(FinishVec(d, h2), d, lo);
     for (size_t k = 0; k < lanes; ++k) {
@@ -62,7 +63,7 @@ void HashGrainsImpl(const GrainColumns& cols, size_t n, uint64_t* out) {
     }
   }
   for (; i < n; ++i) {
-    out[i] = HashGrain(cols.day[i], cols.product[i], cols.store[i],
+    out[i] = star::HashGrain(cols.day[i], cols.product[i], cols.store[i],
                        cols.referrer[i], cols.device[i]);
   }
 }
@@ -135,36 +136,11 @@ bool ForceScalar() {
   return force;
 }
 
-inline uint32_t Mix32(uint32_t h, uint32_t x, uint32_t mul) {
-  h ^= x * 0x9E3779B1u;
-  h ^= h >> 15;
-  return h * mul;
-}
-
-inline uint32_t Finish32(uint32_t h) {
-  h ^= h >> 16;
-  h *= 0x85EBCA6Bu;
-  h ^= h >> 13;
-  h *= 0xC2B2AE35u;
-  return h ^ (h >> 16);
-}
-
 }  // namespace
-
-uint64_t HashGrain(int32_t day, uint32_t product, uint32_t store,
-                   uint32_t referrer, uint32_t device) {
-  uint32_t h1 = 0x243F6A88u, h2 = 0x85A308D3u;
-  for (uint32_t x : {static_cast<uint32_t>(day), product, store, referrer,
-                     device}) {
-    h1 = Mix32(h1, x, 0xCC9E2D51u);
-    h2 = Mix32(h2, x, 0x1B873593u);
-  }
-  return (static_cast<uint64_t>(Finish32(h1)) << 32) | Finish32(h2);
-}
 
 void HashGrainsScalar(const GrainColumns& cols, size_t n, uint64_t* out) {
   for (size_t i = 0; i < n; ++i) {
-    out[i] = HashGrain(cols.day[i], cols.product[i], cols.store[i],
+    out[i] = star::HashGrain(cols.day[i], cols.product[i], cols.store[i],
                        cols.referrer[i], cols.device[i]);
   }
 }

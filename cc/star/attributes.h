@@ -2,14 +2,14 @@
 // schema"): the storefront country from `current_url`, the referrer's domain
 // and type from `referrer_url`, and the device type, browser and OS from
 // `user_agent`. Pure functions, no allocation beyond the returned views.
-#ifndef PV_ETL_ATTRIBUTES_H_
-#define PV_ETL_ATTRIBUTES_H_
+#ifndef PV_STAR_ATTRIBUTES_H_
+#define PV_STAR_ATTRIBUTES_H_
 
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
 
-namespace pv::etl {
+namespace pv::star {
 
 // The host of a URL, lower-cased ASCII letters expected as in real feeds;
 // "" when the text has no scheme or host. "https://www.glamira.de/x" ->
@@ -56,6 +56,6 @@ absl::string_view DeviceTypeName(DeviceType t);
 absl::string_view BrowserName(Browser b);
 absl::string_view OsName(Os o);
 
-}  // namespace pv::etl
+}  // namespace pv::star
 
-#endif  // PV_ETL_ATTRIBUTES_H_
+#endif  // PV_STAR_ATTRIBUTES_H_

@@ -1,4 +1,4 @@
-// SIMD kernels of the batch job's fact aggregation, with scalar references.
+// Operations on the scan's fact columns, SIMD with scalar references.
 //
 // The scan turns a block of events into columns (day, product, store,
 // referrer, device ids); these kernels then (1) select the rows that make
@@ -9,8 +9,8 @@
 // run time by Highway's dynamic dispatch; PV_SIMD=scalar in the environment
 // forces the scalar reference (for comparison and debugging). Tests run both
 // and compare. Thread-safe: pure functions.
-#ifndef PV_ETL_KERNELS_H_
-#define PV_ETL_KERNELS_H_
+#ifndef PV_ETL_FACT_COLUMNS_H_
+#define PV_ETL_FACT_COLUMNS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -29,8 +29,7 @@ size_t SelectFactRowsScalar(const int32_t* day, const uint32_t* product,
 int32_t MaxDay(const int32_t* day, size_t n);
 int32_t MaxDayScalar(const int32_t* day, size_t n);
 
-// A 64-bit hash of each grain key (day, product, store, referrer, device):
-// two independent 32-bit multiply-xorshift hashes in the high and low halves.
+// star::HashGrain of each grain key (day, product, store, referrer, device).
 // The scalar and vector versions return identical values.
 struct GrainColumns {
   const int32_t* day;
@@ -41,8 +40,6 @@ struct GrainColumns {
 };
 void HashGrains(const GrainColumns& cols, size_t n, uint64_t* out);
 void HashGrainsScalar(const GrainColumns& cols, size_t n, uint64_t* out);
-uint64_t HashGrain(int32_t day, uint32_t product, uint32_t store,
-                   uint32_t referrer, uint32_t device);
 
 // The name of the kernel HashGrains/SelectFactRows run ("AVX3", "AVX2",
 // "SSE4", ... or "scalar").
@@ -50,4 +47,4 @@ const char* ActiveKernelName();
 
 }  // namespace pv::etl
 
-#endif  // PV_ETL_KERNELS_H_
+#endif  // PV_ETL_FACT_COLUMNS_H_
