@@ -20,7 +20,7 @@
 #include "cc/common/cli.h"
 #include "cc/common/config.h"
 #include "cc/common/logging.h"
-#include "cc/ingest/mirror_settings.h"
+#include "cc/kafka/config.h"
 #include "cc/kafka/kafka.h"
 
 ABSL_FLAG(std::string, brokers, "",
@@ -54,39 +54,23 @@ constexpr char kUsage[] =
 int Run(const std::vector<std::string>& properties) {
   pv::ConfigReport report;
   std::string src;
-  pv::ingest::ClusterSettings cluster;
-  cluster.role = "local";
-  cluster.brokers = pv::FlagOrEnv(absl::GetFlag(FLAGS_brokers),
-                                  {"KAFKA_BROKERS", "PV_KAFKA_BROKERS"}, "localhost:9092", &src);
-  report.Add("brokers", cluster.brokers, src);
+  pv::kafka::ClusterSource from = pv::kafka::LocalCluster("local");
+  from.default_brokers = "localhost:9092";
+  from.flags.brokers = absl::GetFlag(FLAGS_brokers);
+  from.flags.security_protocol = absl::GetFlag(FLAGS_security_protocol);
+  from.flags.sasl_mechanism = absl::GetFlag(FLAGS_sasl_mechanism);
+  from.flags.sasl_username = absl::GetFlag(FLAGS_sasl_username);
+  absl::StatusOr<pv::kafka::ClusterSettings> resolved = pv::kafka::ResolveCluster(from, &report);
+  if (!resolved.ok()) {
+    PV_LOG(ERROR) << resolved.status().message();
+    return 2;
+  }
+  const pv::kafka::ClusterSettings& cluster = *resolved;
   const std::string topic =
       pv::FlagOrEnv(absl::GetFlag(FLAGS_topic), {"KAFKA_TOPIC"}, "product_views", &src);
   report.Add("topic", topic, src);
-  cluster.security_protocol =
-      pv::FlagOrEnv(absl::GetFlag(FLAGS_security_protocol),
-                    {"KAFKA_SECURITY_PROTOCOL", "PV_KAFKA_SECURITY_PROTOCOL"}, "", &src);
-  report.Add("security_protocol", cluster.security_protocol, src);
-  cluster.sasl_mechanism = pv::FlagOrEnv(absl::GetFlag(FLAGS_sasl_mechanism),
-                                         {"KAFKA_SASL_MECHANISM", "PV_KAFKA_SASL_MECHANISM"},
-                                         "", &src);
-  report.Add("sasl_mechanism", cluster.sasl_mechanism, src);
-  cluster.sasl_username = pv::FlagOrEnv(absl::GetFlag(FLAGS_sasl_username),
-                                        {"KAFKA_SASL_USERNAME", "PV_KAFKA_USER"}, "", &src);
-  report.Add("sasl_username", cluster.sasl_username, src);
-  src.clear();
-  const std::string raw_password =
-      pv::FlagOrEnv("", {"KAFKA_SASL_PASSWORD", "PV_KAFKA_PASSWORD"}, "", &src);
-  if (!raw_password.empty()) {
-    absl::StatusOr<std::string> password = pv::ReadSecret(raw_password, "KAFKA_SASL_PASSWORD");
-    if (!password.ok()) {
-      PV_LOG(ERROR) << password.status().message();
-      return 2;
-    }
-    cluster.sasl_password = *password;
-  }
-  report.Add("sasl_password", cluster.sasl_password, src, /*secret=*/true);
   absl::StatusOr<pv::kafka::KafkaConfig> config =
-      pv::ingest::BuildKafkaConfig(cluster, properties);
+      pv::kafka::BuildKafkaConfig(cluster, properties);
   if (!config.ok()) {
     PV_LOG(ERROR) << config.status().message() << " (see --help)";
     return 2;
@@ -122,9 +106,9 @@ int Run(const std::vector<std::string>& properties) {
 
 int main(int argc, char** argv) {
   pv::SetLogTag("kafka_count");
-  pv::ingest::PropertyArgs props;
+  pv::kafka::PropertyArgs props;
   absl::StatusOr<std::vector<std::string>> rest =
-      pv::ingest::ExtractPropertyArgs(std::vector<std::string>(argv, argv + argc), &props);
+      pv::kafka::ExtractPropertyArgs(std::vector<std::string>(argv, argv + argc), &props);
   if (!rest.ok()) {
     std::fprintf(stderr, "kafka_count: %s\n", std::string(rest.status().message()).c_str());
     return 2;

@@ -13,7 +13,7 @@
 #include "cc/common/config.h"
 #include "cc/common/logging.h"
 #include "cc/mongo/mongo.h"
-#include "tools/mongo_check_target.h"
+#include "cc/mongo/target.h"
 
 ABSL_FLAG(std::string, mongo_uri, "",
           "MongoDB URI (env MONGO_URI, then PV_MONGO_URI, else mongodb://MONGO_HOST:MONGO_PORT/).");
@@ -36,7 +36,7 @@ constexpr char kUsage[] =
 
 int Run() {
   pv::ConfigReport report;
-  const pv::tools::MongoTarget target = pv::tools::ResolveMongoTarget(
+  const pv::mongo::MongoTarget target = pv::mongo::ResolveMongoTarget(
       absl::GetFlag(FLAGS_mongo_uri), absl::GetFlag(FLAGS_mongo_db),
       absl::GetFlag(FLAGS_mongo_collection), &report);
   const int samples = absl::GetFlag(FLAGS_samples);
@@ -45,8 +45,7 @@ int Run() {
     return 2;
   }
   PV_LOG(DEBUG) << "configuration:\n" << report.ToString();
-  const std::string where = target.db + "." + target.collection + " at " +
-                            pv::mongo::RedactUri(target.uri);
+  const std::string where = pv::mongo::Describe(target);
   auto client = pv::mongo::MongoClient::Connect(target.uri, absl::GetFlag(FLAGS_timeout));
   if (!client.ok()) {
     PV_LOG(ERROR) << where << ": " << pv::RedactSecrets(client.status().ToString());

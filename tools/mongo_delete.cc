@@ -20,7 +20,7 @@
 #include "cc/common/config.h"
 #include "cc/common/logging.h"
 #include "cc/mongo/mongo.h"
-#include "tools/mongo_check_target.h"
+#include "cc/mongo/target.h"
 
 ABSL_FLAG(std::string, mongo_uri, "",
           "MongoDB URI (env MONGO_URI, then PV_MONGO_URI, else mongodb://MONGO_HOST:MONGO_PORT/).");
@@ -45,13 +45,12 @@ constexpr char kUsage[] =
 
 int Run() {
   pv::ConfigReport report;
-  const pv::tools::MongoTarget target = pv::tools::ResolveMongoTarget(
+  const pv::mongo::MongoTarget target = pv::mongo::ResolveMongoTarget(
       absl::GetFlag(FLAGS_mongo_uri), absl::GetFlag(FLAGS_mongo_db),
       absl::GetFlag(FLAGS_mongo_collection), &report);
   const bool yes = absl::GetFlag(FLAGS_yes);
   const bool tty = isatty(STDIN_FILENO) == 1;
-  const std::string where = target.db + "." + target.collection + " at " +
-                            pv::mongo::RedactUri(target.uri);
+  const std::string where = pv::mongo::Describe(target);
   if (!yes && !tty) {
     PV_LOG(ERROR) << "refusing to delete the documents of " << where
                   << ": stdin is not a terminal, so nobody can confirm; pass --yes to "

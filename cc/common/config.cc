@@ -161,8 +161,10 @@ absl::StatusOr<std::string> ReadSecret(absl::string_view value,
 
 bool IsSecretKey(absl::string_view key) {
   static constexpr const char* kSecretWords[] = {
-      "password", "passwd", "pwd", "secret", "token", "credential", "jaas"};
+      "password", "passwd", "pwd",         "secret", "token",
+      "credential", "jaas", "oauthbearer", "key.pem"};
   const std::string lower = absl::AsciiStrToLower(key);
+  if (lower == "ssl_key") return true;
   for (const char* word : kSecretWords) {
     if (absl::StrContains(lower, word)) return true;
   }

@@ -52,12 +52,16 @@ std::string FlagOrEnv(absl::string_view flag_value,
 absl::StatusOr<std::string> ReadSecret(absl::string_view value,
                                        absl::string_view name);
 
-// True when a configuration key names a secret: it contains, ignoring case,
-// one of password, passwd, pwd, secret, token, credential, jaas (covers
-// sasl.password, sasl.jaas.config, ssl.key.password, PV_KAFKA_PASSWORD, ...).
+// The one rule for which configuration keys name a secret, used for flags,
+// environment variables, libpq conninfo keywords and librdkafka properties
+// alike: the key contains, ignoring case, one of password, passwd, pwd,
+// secret, token, credential, jaas, oauthbearer or key.pem, or is ssl_key.
+// Covers sasl.password, sasl.jaas.config, ssl.key.password, ssl.key.pem,
+// sasl.oauthbearer.config, PV_KAFKA_PASSWORD, PGPASSWORD, ...
 bool IsSecretKey(absl::string_view key);
 
-// Returns `text` with passwords replaced by `***`:
+// Returns `text` with passwords replaced by `***` (the one redaction rule for
+// URIs, conninfo strings and Kafka properties):
 //   URIs with userinfo   postgres://u:pw@h/db     -> postgres://u:***@h/db
 //                        (any scheme: postgresql, mongodb, mongodb+srv, ...)
 //   key=value pairs whose key IsSecretKey, unquoted (up to whitespace) or

@@ -106,7 +106,8 @@ TEST(IsSecretKeyTest, MatchesSecretNamesIgnoringCase) {
   for (const char* key :
        {"password", "PV_KAFKA_PASSWORD", "passwd", "PGPWD", "client_secret",
         "api.token", "sasl.password", "sasl.jaas.config", "ssl.key.password",
-        "GOOGLE_APPLICATION_CREDENTIALS"}) {
+        "GOOGLE_APPLICATION_CREDENTIALS", "sasl.oauthbearer.config", "ssl.key.pem",
+        "ssl_key"}) {
     EXPECT_TRUE(IsSecretKey(key)) << key;
   }
   for (const char* key : {"user", "host", "bootstrap.servers", "sasl.username",
@@ -138,6 +139,15 @@ TEST(RedactSecretsTest, Uris) {
             "mongodb://mongo:27017/db postgres://etl@db/dw");
   // An unescaped '/' in the password must not leak its tail.
   EXPECT_THAT(RedactSecrets("postgres://etl:a/b@db/dw"), Not(HasSubstr("a/b")));
+}
+
+TEST(RedactSecretsTest, MongoUrisHideOnlyThePassword) {
+  EXPECT_EQ(RedactSecrets("mongodb://user:s3cret@h:27017/db?x=1"),
+            "mongodb://user:***@h:27017/db?x=1");
+  EXPECT_EQ(RedactSecrets("mongodb://u:p%40ss@h1,h2/"), "mongodb://u:***@h1,h2/");
+  EXPECT_EQ(RedactSecrets("mongodb://h:1/"), "mongodb://h:1/");
+  EXPECT_EQ(RedactSecrets("mongodb://onlyuser@h/"), "mongodb://onlyuser@h/");
+  EXPECT_EQ(RedactSecrets("not a uri"), "not a uri");
 }
 
 TEST(RedactSecretsTest, KeyValueProperties) {

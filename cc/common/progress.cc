@@ -98,6 +98,7 @@ Progress::Progress(absl::string_view what, absl::string_view unit,
                     ? std::min(options.interval, kMaxInterval)
                     : (tty_ ? kTtyInterval : kLogInterval)),
       sink_(std::move(options.sink)),
+      detail_(std::move(options.detail)),
       start_(absl::Now()),
       thread_([this] { Run(); }) {}
 
@@ -128,6 +129,7 @@ void Progress::Run() {
 void Progress::Report(bool final_report) {
   std::string line = FormatProgressLine(what_, unit_, units(), bytes(), total_,
                                         absl::Now() - start_);
+  if (detail_) absl::StrAppend(&line, " ", detail_());
   if (!tty_) {
     if (final_report) line = absl::StrCat(line, " (done)");
     if (sink_) {

@@ -53,6 +53,11 @@ class Progress {
     // written to stderr, a log report goes to PV_LOG(INFO). Called from the
     // reporting thread and from Finish(), never concurrently.
     std::function<void(absl::string_view)> sink;
+    // Extra figures appended to every line after a space, e.g. "lag 1.2K in
+    // flight 30" (the mirror). Called from the reporting thread and from
+    // Finish(), never concurrently with itself: it must read thread-safe
+    // state (atomics).
+    std::function<std::string()> detail;
   };
 
   // `total` is the expected number of units; 0 means unknown (no percent, no
@@ -89,6 +94,7 @@ class Progress {
   const bool tty_;
   const absl::Duration interval_;
   const std::function<void(absl::string_view)> sink_;
+  const std::function<std::string()> detail_;
   const absl::Time start_;
 
   std::atomic<uint64_t> units_{0};

@@ -1,11 +1,13 @@
 #include "cc/common/progress.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -140,6 +142,22 @@ TEST(ProgressTest, TtyModeRewritesOneLineAndEndsWithNewline) {
   }
   EXPECT_THAT(lines.back(), StartsWith("\rbatch: 100/100 records 100.0%"));
   EXPECT_THAT(lines.back(), EndsWith("\n"));
+}
+
+TEST(ProgressTest, DetailIsAppendedToEveryLine) {
+  Collector collector;
+  Progress::Options options = TestOptions(false, collector);
+  std::atomic<int> lag{5};
+  options.detail = [&lag] { return absl::StrCat("lag ", lag.load()); };
+  Progress progress("mirror", "messages", 0, options);
+  progress.Add(1);
+  collector.WaitFor(1);
+  lag = 0;
+  progress.Finish();
+  std::vector<std::string> lines = collector.Lines();
+  ASSERT_GE(lines.size(), 2u);
+  for (const std::string& line : lines) EXPECT_THAT(line, HasSubstr(" lag ")) << line;
+  EXPECT_THAT(lines.back(), HasSubstr("lag 0 (done)"));
 }
 
 TEST(ProgressTest, FinishIsIdempotentAndDestructorFinishes) {

@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "cc/common/cli.h"
 #include "cc/common/config.h"
+#include "cc/common/json.h"
 #include "cc/common/logging.h"
 #include "cc/common/progress.h"
 #include "cc/common/shutdown.h"
@@ -160,25 +161,11 @@ absl::StatusOr<std::string> ConnInfo(std::string* source) {
                       " dbname=", db);
 }
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-      continue;
-    }
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
 std::string CountsJson(const ScanCounts& c) {
   std::vector<std::string> invalid;
   for (size_t r = 1; r < c.invalid.size(); ++r) {
     invalid.push_back(absl::StrCat(
-        JsonString(event::InvalidName(static_cast<event::Invalid>(r))), ":",
+        JsonString(event::InvalidName(static_cast<event::Invalid>(r)), JsonEscaping::kUtf8), ":",
         c.invalid[r]));
   }
   return absl::StrCat("{\"records\":", c.records, ",\"valid\":", c.valid,
@@ -192,7 +179,7 @@ std::string CountsJson(const ScanCounts& c) {
 std::string InputsJson(const std::vector<SegmentSummary>& inputs) {
   std::vector<std::string> items;
   for (const SegmentSummary& s : inputs) {
-    items.push_back(absl::StrCat("{\"path\":", JsonString(s.path),
+    items.push_back(absl::StrCat("{\"path\":", JsonString(s.path, JsonEscaping::kUtf8),
                                  ",\"records\":", s.records, ",\"bytes\":",
                                  s.file_bytes, "}"));
   }

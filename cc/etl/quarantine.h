@@ -5,7 +5,9 @@
 //    "source_id":"","reason":"bad_local_time","detail":"local_time: ...",
 //    "payload_base64":"eyJfaWQiOi..."}
 //
-// The payload is base64 so that any bytes (not JSON, not UTF-8) survive.
+// The payload is base64 (RFC 4648, padded) so that any bytes (not JSON, not
+// UTF-8) survive; the other strings are JSON-escaped to ASCII (kAscii in
+// cc/common/json.h), since details quote excerpts of untrusted payloads.
 // Thread-safe: Write may be called from scan threads concurrently.
 #ifndef PV_ETL_QUARANTINE_H_
 #define PV_ETL_QUARANTINE_H_
@@ -52,8 +54,6 @@ class QuarantineWriter {
   std::FILE* file_ = nullptr;
   uint64_t written_ = 0;
 };
-
-std::string Base64Encode(absl::string_view data);
 
 }  // namespace pv::etl
 

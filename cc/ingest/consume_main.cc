@@ -5,19 +5,9 @@
 //   eval "$(tools/services/all.sh env)"
 //   bazel run //cc/ingest:consume -- --topic=product_views --segments=/data/segments
 //
-// Exactly-once design: the published segments in --segments are the only
-// record of what was consumed. When the group assigns a partition, consume
-// reads the footers of the published segments of the topic and starts the
-// partition at (largest last_offset) + 1, or at the beginning when there is
-// none; Kafka's committed offsets are written after each publish for lag
-// tools only and never read. Records accumulate in one open segment (a hidden
-// temporary file), published (fsync + rename) when it reaches --segment-mb or
-// --segment-seconds, before partitions are revoked, and at shutdown. A crash
-// at any moment loses only the unpublished temporary file, whose records are
-// consumed again after the restart. When the assignment is lost (session
-// timeout) the open segment is discarded instead of published, since another
-// member may already own the partitions. Every member of a group must use the
-// same --segments directory (it is where the offsets live).
+// Flags and wiring only: the exactly-once logic is KafkaSegmentSink
+// (cc/ingest/kafka_segment_sink.h), the MongoDB raw store MongoRawStore
+// (cc/ingest/mongo_records.h).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,11 +33,13 @@
 #include "cc/common/progress.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
-#include "cc/ingest/mirror_settings.h"
+#include "cc/ingest/kafka_segment_sink.h"
 #include "cc/ingest/mongo_records.h"
-#include "cc/ingest/offsets.h"
+#include "cc/kafka/config.h"
 #include "cc/kafka/kafka.h"
 #include "cc/mongo/mongo.h"
+#include "cc/mongo/target.h"
+#include "cc/segment/naming.h"
 #include "cc/segment/segment.h"
 
 ABSL_FLAG(std::string, brokers, "",
@@ -97,264 +89,6 @@ constexpr char kUsage[] =
     "(published segments stay valid); 2 bad usage; 130 interrupted before a\n"
     "clean finish.";
 
-// Documents to the raw store in unordered batches.
-class MongoSink {
- public:
-  MongoSink(std::unique_ptr<mongo::MongoClient> client, const std::string& db,
-            const std::string& collection, size_t batch)
-      : client_(std::move(client)),
-        collection_(client_->GetCollection(db, collection)),
-        batch_(batch) {}
-
-  absl::Status Add(absl::string_view topic, int32_t partition, int64_t offset,
-                   absl::string_view payload) {
-    bool raw = false;
-    docs_.push_back(RawStoreDocument(KafkaRecordId(topic, partition, offset), payload, &raw));
-    if (raw) ++raw_;
-    if (docs_.size() >= batch_) return Flush();
-    return absl::OkStatus();
-  }
-
-  absl::Status Flush() {
-    if (docs_.empty()) return absl::OkStatus();
-    absl::StatusOr<mongo::InsertManyResult> result = collection_.InsertMany(docs_);
-    if (!result.ok()) {
-      return Annotate(result.status(), absl::StrCat("MongoDB sink, batch of ", docs_.size()));
-    }
-    inserted_ += result->inserted;
-    duplicates_ += result->duplicate_indexes.size();
-    docs_.clear();
-    return absl::OkStatus();
-  }
-
-  int64_t inserted() const { return inserted_; }
-  int64_t duplicates() const { return duplicates_; }
-  int64_t raw() const { return raw_; }
-  const std::string& name() const { return collection_.full_name(); }
-
- private:
-  std::unique_ptr<mongo::MongoClient> client_;
-  mongo::Collection collection_;
-  size_t batch_;
-  std::vector<mongo::Document> docs_;
-  int64_t inserted_ = 0, duplicates_ = 0, raw_ = 0;
-};
-
-struct Totals {
-  uint64_t messages = 0, bytes = 0, segments = 0, segment_bytes = 0;
-  uint64_t duplicates_dropped = 0, gaps = 0, abandoned = 0;
-};
-
-// The open segment and the assigned partitions' positions. Runs on the
-// polling thread only (librdkafka calls the listener from Poll and Close).
-class SegmentSink : public kafka::RebalanceListener {
- public:
-  SegmentSink(std::string dir, std::string topic, segment::Codec codec, uint64_t roll_bytes,
-              absl::Duration roll_age, MongoSink* mongo)
-      : dir_(std::move(dir)),
-        topic_(std::move(topic)),
-        codec_(codec),
-        roll_bytes_(roll_bytes),
-        roll_age_(roll_age),
-        mongo_(mongo),
-        published_(dir_),
-        namer_(topic_) {}
-
-  ~SegmentSink() override {
-    if (writer_ != nullptr) writer_->Abandon();
-  }
-
-  absl::Status Init() { return published_.Refresh(); }
-  size_t published_at_start() const { return published_.size(); }
-  void set_consumer(kafka::Consumer* consumer) { consumer_ = consumer; }
-
-  absl::Status OnAssign(std::vector<kafka::TopicPartitionOffset>* partitions) override {
-    PV_RETURN_IF_ERROR(published_.Refresh(), "reading published segments in ", dir_);
-    const absl::flat_hash_map<int32_t, int64_t> next = published_.NextKafkaOffsets(topic_);
-    std::vector<std::string> where;
-    for (kafka::TopicPartitionOffset& tp : *partitions) {
-      if (tp.topic != topic_) {
-        return absl::InternalError(absl::StrCat("assigned topic ", tp.topic, ", expected ", topic_));
-      }
-      auto it = next.find(tp.partition);
-      tp.offset = it == next.end() ? kafka::kOffsetBeginning : it->second;
-      next_[tp.partition] = it == next.end() ? -1 : it->second;
-      where.push_back(absl::StrCat(tp.partition, "@",
-                                   it == next.end() ? "beginning" : absl::StrCat(it->second)));
-    }
-    PV_LOG(INFO) << "assigned " << topic_ << " partitions " << absl::StrJoin(where, ", ")
-                 << " (resume points from " << published_.size() << " published segments)";
-    return absl::OkStatus();
-  }
-
-  absl::Status OnRevoke(const std::vector<kafka::TopicPartitionOffset>& partitions,
-                        bool lost) override {
-    absl::Status status;
-    if (lost) {
-      Abandon("the assignment was lost (session timeout?): other members may own the "
-              "partitions now");
-    } else {
-      status = PublishOpen();
-    }
-    std::vector<std::string> names;
-    for (const kafka::TopicPartitionOffset& tp : partitions) {
-      next_.erase(tp.partition);
-      names.push_back(absl::StrCat(tp.partition));
-    }
-    PV_LOG(INFO) << (lost ? "lost " : "revoked ") << topic_ << " partitions "
-                 << absl::StrJoin(names, ", ");
-    return status;
-  }
-
-  absl::Status Append(const kafka::Message& m, Progress& progress) {
-    auto it = next_.find(m.partition());
-    if (it == next_.end()) {  // left over from a revoked assignment
-      ++totals_.duplicates_dropped;
-      return absl::OkStatus();
-    }
-    const int64_t offset = m.offset();
-    if (it->second >= 0 && offset < it->second) {
-      ++totals_.duplicates_dropped;
-      return absl::OkStatus();
-    }
-    if (it->second >= 0 && offset > it->second) {
-      ++totals_.gaps;
-      PV_LOG(WARNING) << "topic " << topic_ << " partition " << m.partition()
-                      << ": expected offset " << it->second << ", got " << offset << " ("
-                      << offset - it->second
-                      << " offsets absent: compaction, transaction markers or retention)";
-    }
-    if (writer_ == nullptr) {
-      segment::WriterOptions o;
-      o.dir = dir_;
-      o.kind = segment::SourceKind::kKafka;
-      o.source = topic_;
-      o.codec = codec_;
-      o.name = namer_.Next();
-      PV_ASSIGN_OR_RETURN(writer_, segment::SegmentWriter::Create(o));
-      opened_ = absl::Now();
-    }
-    segment::RecordMeta meta;
-    meta.partition = m.partition();
-    meta.offset = offset;
-    meta.timestamp_ms = m.timestamp_ms();
-    meta.key = m.key();
-    PV_RETURN_IF_ERROR(writer_->Append(meta, m.value()), "topic ", topic_, " partition ",
-                       m.partition(), " offset ", offset);
-    if (mongo_ != nullptr) {
-      PV_RETURN_IF_ERROR(mongo_->Add(topic_, m.partition(), offset, m.value()), "topic ",
-                         topic_, " partition ", m.partition(), " offset ", offset);
-    }
-    it->second = offset + 1;
-    ++totals_.messages;
-    totals_.bytes += m.value().size();
-    progress.Add(1, m.value().size());
-    return absl::OkStatus();
-  }
-
-  absl::Status MaybeRoll() {
-    if (writer_ == nullptr) return absl::OkStatus();
-    if (writer_->payload_bytes() >= roll_bytes_ || absl::Now() - opened_ >= roll_age_) {
-      return PublishOpen();
-    }
-    return absl::OkStatus();
-  }
-
-  // Flushes MongoDB, publishes the open segment (if any) and commits its
-  // offsets to Kafka for lag tools.
-  absl::Status PublishOpen() {
-    if (mongo_ != nullptr) PV_RETURN_IF_ERROR(mongo_->Flush());
-    if (writer_ == nullptr) return absl::OkStatus();
-    if (consumer_ != nullptr && consumer_->AssignmentLost()) {
-      Abandon("the assignment was lost before publishing");
-      return absl::OkStatus();
-    }
-    PV_ASSIGN_OR_RETURN(segment::SegmentInfo info, writer_->Publish());
-    writer_.reset();
-    published_.Add(info);
-    ++totals_.segments;
-    totals_.segment_bytes += info.file_bytes;
-    std::vector<kafka::TopicPartitionOffset> commit;
-    std::vector<std::string> ranges;
-    for (const segment::PartitionRange& r : info.ranges) {
-      commit.push_back({topic_, r.partition, r.last_offset + 1});
-      ranges.push_back(absl::StrCat(r.partition, ":", r.first_offset, "-", r.last_offset));
-    }
-    PV_LOG(INFO) << "published " << info.path << " (" << info.records << " records, "
-                 << info.file_bytes << " bytes; partition:offsets "
-                 << absl::StrJoin(ranges, " ") << ")";
-    if (consumer_ != nullptr) {
-      absl::Status committed = consumer_->Commit(commit);
-      if (!committed.ok()) {
-        PV_LOG(WARNING) << "offsets published but not committed to Kafka (only lag tools "
-                           "read them): "
-                        << committed;
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  // Whether every assigned partition has been read up to its high watermark
-  // (asked from the leaders). False while nothing is assigned.
-  absl::StatusOr<bool> AtEnd() {
-    if (next_.empty() || consumer_ == nullptr) return false;
-    for (const auto& [partition, next] : next_) {
-      PV_ASSIGN_OR_RETURN(kafka::PartitionWatermarks w,
-                          consumer_->QueryWatermarks(topic_, partition, absl::Seconds(10)));
-      if (next >= 0 ? next < w.high : w.low < w.high) return false;
-    }
-    return true;
-  }
-
-  // "p0=12 p1=0 p2=?" from cached watermarks, and the total where known.
-  std::string LagText(int64_t* total) const {
-    std::vector<std::pair<int32_t, std::string>> parts;
-    *total = 0;
-    for (const auto& [partition, next] : next_) {
-      kafka::PartitionWatermarks w = consumer_->CachedWatermarks(topic_, partition);
-      std::string lag = "?";
-      if (w.high >= 0) {
-        const int64_t n = next >= 0 ? std::max<int64_t>(0, w.high - next) : w.high - w.low;
-        *total += n;
-        lag = absl::StrCat(n);
-      }
-      parts.emplace_back(partition, absl::StrCat("p", partition, "=", lag));
-    }
-    std::sort(parts.begin(), parts.end());
-    std::vector<std::string> texts;
-    for (auto& p : parts) texts.push_back(std::move(p.second));
-    return texts.empty() ? "(no partitions assigned)" : absl::StrJoin(texts, " ");
-  }
-
-  const Totals& totals() const { return totals_; }
-
- private:
-  void Abandon(absl::string_view why) {
-    if (writer_ == nullptr) return;
-    PV_LOG(WARNING) << "discarding the open segment (" << writer_->records()
-                    << " records, consumed again by whoever owns the partitions): " << why;
-    writer_->Abandon();
-    writer_.reset();
-    ++totals_.abandoned;
-  }
-
-  const std::string dir_;
-  const std::string topic_;
-  const segment::Codec codec_;
-  const uint64_t roll_bytes_;
-  const absl::Duration roll_age_;
-  MongoSink* const mongo_;
-  kafka::Consumer* consumer_ = nullptr;
-  PublishedSegments published_;
-  SegmentNamer namer_;
-  std::unique_ptr<segment::SegmentWriter> writer_;
-  absl::Time opened_;
-  // Assigned partitions -> next offset expected (-1: from the beginning,
-  // whatever it is now).
-  absl::flat_hash_map<int32_t, int64_t> next_;
-  Totals totals_;
-};
-
 int Run(const std::vector<std::string>& properties) {
   const absl::Time started = absl::Now();
   ConfigReport report;
@@ -366,24 +100,21 @@ int Run(const std::vector<std::string>& properties) {
     if (show) report.Add(name, v, src);
     return v;
   };
-  const std::string brokers =
-      flag_or_env("brokers", absl::GetFlag(FLAGS_brokers), {"KAFKA_BROKERS", "PV_KAFKA_BROKERS"}, "");
+  kafka::ClusterSource cluster_from = kafka::LocalCluster("local");
+  cluster_from.flags.brokers = absl::GetFlag(FLAGS_brokers);
+  cluster_from.flags.security_protocol = absl::GetFlag(FLAGS_security_protocol);
+  cluster_from.flags.sasl_mechanism = absl::GetFlag(FLAGS_sasl_mechanism);
+  cluster_from.flags.sasl_username = absl::GetFlag(FLAGS_sasl_username);
+  absl::StatusOr<kafka::ClusterSettings> cluster = kafka::ResolveCluster(cluster_from, &report);
+  if (!cluster.ok()) {
+    PV_LOG(ERROR) << cluster.status().message();
+    return 2;
+  }
+  const std::string& brokers = cluster->brokers;
   const std::string topic =
       flag_or_env("topic", absl::GetFlag(FLAGS_topic), {"KAFKA_TOPIC"}, "product_views");
   const std::string group =
       flag_or_env("group", absl::GetFlag(FLAGS_group), {"KAFKA_GROUP_ID"}, "pv-consume");
-  const std::string user = flag_or_env("sasl_username", absl::GetFlag(FLAGS_sasl_username),
-                                       {"KAFKA_SASL_USERNAME", "PV_KAFKA_USER"}, "");
-  const std::string protocol = flag_or_env(
-      "security_protocol", absl::GetFlag(FLAGS_security_protocol),
-      {"KAFKA_SECURITY_PROTOCOL", "PV_KAFKA_SECURITY_PROTOCOL"},
-      user.empty() ? "PLAINTEXT" : "SASL_PLAINTEXT");
-  const std::string mechanism =
-      flag_or_env("sasl_mechanism", absl::GetFlag(FLAGS_sasl_mechanism),
-                  {"KAFKA_SASL_MECHANISM", "PV_KAFKA_SASL_MECHANISM"}, "PLAIN");
-  std::string password_src;
-  const std::string password_value =
-      FlagOrEnv("", {"KAFKA_SASL_PASSWORD", "PV_KAFKA_PASSWORD"}, "", &password_src);
   const std::string dir =
       flag_or_env("segments", absl::GetFlag(FLAGS_segments), {"PV_SEGMENTS_DIR"}, "");
   const int segment_mb = absl::GetFlag(FLAGS_segment_mb);
@@ -414,30 +145,13 @@ int Run(const std::vector<std::string>& properties) {
   }
   const segment::Codec codec = *parsed_codec;
 
-  kafka::KafkaConfig config;
-  config.SetBrokers(brokers).SetSecurityProtocol(protocol);
-  if (!user.empty()) {
-    absl::StatusOr<std::string> password = ReadSecret(password_value, "Kafka SASL password");
-    if (!password.ok() || password->empty()) {
-      PV_LOG(ERROR) << "SASL user " << user
-                    << " needs a password in KAFKA_SASL_PASSWORD or PV_KAFKA_PASSWORD"
-                    << (password.ok() ? "" : absl::StrCat(": ", password.status().message()));
-      return 2;
-    }
-    config.SetSasl(mechanism, user, *password);
-    report.Add("sasl_password", *password, password_src, /*secret=*/true);
+  absl::StatusOr<kafka::KafkaConfig> config = kafka::BuildKafkaConfig(*cluster, properties);
+  if (!config.ok()) {
+    PV_LOG(ERROR) << config.status().message() << " (see --help)";
+    return 2;
   }
   for (const std::string& p : properties) {
     const size_t eq = p.find('=');
-    if (eq != std::string::npos && kafka::KafkaConfig::IsSecretKey(p.substr(0, eq))) {
-      PV_LOG(ERROR) << "-X " << p.substr(0, eq)
-                    << ": secrets must not be passed on the command line (use the environment)";
-      return 2;
-    }
-    if (absl::Status s = config.SetFromAssignment(p); !s.ok()) {
-      PV_LOG(ERROR) << "-X: " << s.message();
-      return 2;
-    }
     report.Add(absl::StrCat("-X ", p.substr(0, eq)), p.substr(eq + 1), "flag");
   }
   report.Add("segment_mb", absl::StrCat(segment_mb), "");
@@ -446,49 +160,43 @@ int Run(const std::vector<std::string>& properties) {
   report.Add("max_messages", absl::StrCat(absl::GetFlag(FLAGS_max_messages)), "");
   report.Add("exit_at_end", absl::GetFlag(FLAGS_exit_at_end) ? "true" : "false", "");
 
-  std::unique_ptr<MongoSink> mongo_sink;
-  std::string mongo_uri;
+  std::unique_ptr<MongoRawStore> mongo_sink;
+  mongo::MongoTarget mongo_target;
   if (use_mongo) {
-    std::string uri_src;
-    mongo_uri = FlagOrEnv(absl::GetFlag(FLAGS_mongo_uri), {"MONGO_URI", "PV_MONGO_URI"}, "",
-                          &uri_src);
-    if (mongo_uri.empty()) {
-      const std::string host = FlagOrEnv("", {"MONGO_HOST"}, "localhost");
-      const std::string port = FlagOrEnv("", {"MONGO_PORT"}, "27017");
-      mongo_uri = absl::StrCat("mongodb://", host, ":", port, "/");
-      uri_src = "env MONGO_HOST/MONGO_PORT";
-    }
-    report.Add("mongo_uri", mongo_uri, uri_src);
+    mongo_target = mongo::ResolveMongoTarget(absl::GetFlag(FLAGS_mongo_uri),
+                                             absl::GetFlag(FLAGS_mongo_db),
+                                             absl::GetFlag(FLAGS_mongo_collection), &report);
   }
-  const std::string mongo_db = flag_or_env("mongo_db", absl::GetFlag(FLAGS_mongo_db),
-                                           {"MONGO_DB"}, "kafka_data_db", use_mongo);
-  const std::string mongo_coll =
-      flag_or_env("mongo_collection", absl::GetFlag(FLAGS_mongo_collection),
-                  {"MONGO_COLLECTION"}, "product_views_records", use_mongo);
   PV_LOG(INFO) << "configuration:\n" << report.ToString();
 
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     PV_LOG(ERROR) << ErrnoStatus(errno, "create directory", dir);
     return 1;
   }
-  if (absl::StatusOr<int> removed = RemoveDeadWritersTempFiles(dir); !removed.ok()) {
+  if (absl::StatusOr<int> removed = segment::RemoveDeadWritersTempFiles(dir); !removed.ok()) {
     PV_LOG(ERROR) << removed.status();
     return 1;
   }
   if (use_mongo) {
     absl::StatusOr<std::unique_ptr<mongo::MongoClient>> client =
-        mongo::MongoClient::Connect(mongo_uri);
+        mongo::MongoClient::Connect(mongo_target.uri);
     if (!client.ok()) {
       PV_LOG(ERROR) << client.status();
       return 1;
     }
-    mongo_sink = std::make_unique<MongoSink>(std::move(*client), mongo_db, mongo_coll,
-                                             absl::GetFlag(FLAGS_mongo_batch));
+    mongo_sink = std::make_unique<MongoRawStore>(std::move(*client), mongo_target.db,
+                                                 mongo_target.collection,
+                                                 absl::GetFlag(FLAGS_mongo_batch));
   }
 
   // The sink outlives the consumer: Close() and the destructor call it.
-  SegmentSink sink(dir, topic, codec, static_cast<uint64_t>(segment_mb) << 20,
-                   absl::Seconds(segment_seconds), mongo_sink.get());
+  KafkaSegmentSinkOptions sink_options;
+  sink_options.dir = dir;
+  sink_options.topic = topic;
+  sink_options.codec = codec;
+  sink_options.roll_bytes = static_cast<uint64_t>(segment_mb) << 20;
+  sink_options.roll_age = absl::Seconds(segment_seconds);
+  KafkaSegmentSink sink(sink_options, mongo_sink.get());
   if (absl::Status s = sink.Init(); !s.ok()) {
     PV_LOG(ERROR) << s;
     return 1;
@@ -499,7 +207,7 @@ int Run(const std::vector<std::string>& properties) {
   options.auto_offset_reset = offset_reset;
   options.rebalance_listener = &sink;
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
-      kafka::Consumer::Create(config, options);
+      kafka::Consumer::Create(*config, options);
   if (!consumer.ok()) {
     PV_LOG(ERROR) << consumer.status();
     return 1;
@@ -520,7 +228,8 @@ int Run(const std::vector<std::string>& properties) {
       break;
     }
     if (!m->empty()) {
-      status = sink.Append(*m, progress);
+      status = sink.Append(m->record());
+      if (status.ok()) progress.Add(1, m->value().size());
     } else if (exit_at_end) {
       absl::StatusOr<bool> at_end = sink.AtEnd();
       if (!at_end.ok()) {
@@ -530,7 +239,7 @@ int Run(const std::vector<std::string>& properties) {
         break;
       }
     }
-    if (status.ok()) status = sink.MaybeRoll();
+    if (status.ok()) status = sink.PublishIfDue();
     if (absl::Now() >= next_lag_report) {
       int64_t lag = 0;
       const std::string text = sink.LagText(&lag);
@@ -551,7 +260,7 @@ int Run(const std::vector<std::string>& properties) {
   if (!closed.ok()) PV_LOG(WARNING) << closed;
   progress.Finish();
 
-  const Totals& t = sink.totals();
+  const ConsumeTotals& t = sink.totals();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - started);
   std::fprintf(stdout,
                "\nconsume %s\n  topic      %s (group %s)\n"
@@ -590,9 +299,9 @@ int main(int argc, char** argv) {
   pv::SetLogTag("consume");
   // -X key=value (kcat's spelling) is taken out of argv before flag parsing,
   // by the same parser as mirror's and kafka_count's.
-  pv::ingest::PropertyArgs props;
+  pv::kafka::PropertyArgs props;
   absl::StatusOr<std::vector<std::string>> rest =
-      pv::ingest::ExtractPropertyArgs(std::vector<std::string>(argv, argv + argc), &props);
+      pv::kafka::ExtractPropertyArgs(std::vector<std::string>(argv, argv + argc), &props);
   if (!rest.ok()) {
     std::fprintf(stderr, "consume: %s\n", std::string(rest.status().message()).c_str());
     return 2;

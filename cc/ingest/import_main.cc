@@ -27,6 +27,7 @@
 #include "cc/common/progress.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
+#include "cc/segment/rolling_writer.h"
 #include "cc/segment/segment.h"
 
 ABSL_FLAG(std::vector<std::string>, input, {},
@@ -49,59 +50,20 @@ constexpr char kUsage[] =
     "batch job quarantines it). Blank lines are skipped. Exit codes: 0 done;\n"
     "1 failed (published segments stay valid); 2 bad usage; 130 interrupted.";
 
-struct Totals {
-  uint64_t records = 0, blank = 0, bytes = 0, segments = 0;
+struct ImportTotals {
+  uint64_t records = 0, blank = 0, bytes = 0;
 };
 
-class SegmentSink {
- public:
-  SegmentSink(std::string dir, segment::Codec codec, uint64_t roll_bytes)
-      : dir_(std::move(dir)), codec_(codec), roll_bytes_(roll_bytes) {}
-
-  absl::Status Append(const std::string& source, int64_t line,
-                      absl::string_view payload, Totals* totals) {
-    if (writer_ != nullptr &&
-        (source != source_ || writer_->payload_bytes() >= roll_bytes_)) {
-      PV_RETURN_IF_ERROR(Publish(totals));
-    }
-    if (writer_ == nullptr) {
-      segment::WriterOptions o;
-      o.dir = dir_;
-      o.kind = segment::SourceKind::kFile;
-      o.source = source;
-      o.codec = codec_;
-      PV_ASSIGN_OR_RETURN(writer_, segment::SegmentWriter::Create(o));
-      source_ = source;
-    }
-    segment::RecordMeta meta;
-    meta.partition = -1;
-    meta.offset = line;
-    return writer_->Append(meta, payload);
-  }
-
-  absl::Status Publish(Totals* totals) {
-    if (writer_ == nullptr) return absl::OkStatus();
-    PV_ASSIGN_OR_RETURN(segment::SegmentInfo info, writer_->Publish());
-    PV_LOG(INFO) << "published " << info.path << " (" << info.records
-                 << " records, " << info.file_bytes << " bytes)";
-    writer_.reset();
-    ++totals->segments;
-    return absl::OkStatus();
-  }
-
- private:
-  std::string dir_;
-  segment::Codec codec_;
-  uint64_t roll_bytes_;
-  std::string source_;
-  std::unique_ptr<segment::SegmentWriter> writer_;
-};
-
-absl::Status ImportFile(const std::string& path, SegmentSink& sink,
-                        Progress& progress, Totals* totals) {
+// One input file's lines -> segments of source `path` (rolled by size).
+absl::Status ImportFile(const std::string& path,
+                        const segment::RollingWriterOptions& writer_options,
+                        Progress& progress, ImportTotals* totals, uint64_t* segments) {
   int fd = path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "open", path);
   const std::string source = path == "-" ? "stdin" : path;
+  segment::RollingWriterOptions options = writer_options;
+  options.source = source;
+  segment::RollingSegmentWriter writer(options);
   std::string buffer;
   std::vector<char> chunk(4 << 20);
   int64_t line = 0;
@@ -116,7 +78,11 @@ absl::Status ImportFile(const std::string& path, SegmentSink& sink,
     ++totals->records;
     totals->bytes += text.size();
     progress.Add(1, text.size());
-    return sink.Append(source, line, text, totals);
+    segment::RecordMeta meta;
+    meta.partition = -1;
+    meta.offset = line;
+    PV_RETURN_IF_ERROR(writer.Append(meta, text));
+    return writer.PublishIfDue().status();
   };
   while (status.ok()) {
     if (ShutdownRequested()) {
@@ -142,6 +108,10 @@ absl::Status ImportFile(const std::string& path, SegmentSink& sink,
   }
   if (status.ok() && !buffer.empty()) status = consume_line(buffer);  // no final newline
   if (fd != STDIN_FILENO) ::close(fd);
+  // What was read before an error or an interrupt is still published whole.
+  absl::Status published = writer.Publish().status();
+  if (status.ok()) status = published;
+  *segments += writer.segments_published();
   return Annotate(status, absl::StrCat(source, " line ", line));
 }
 
@@ -165,18 +135,19 @@ int Run() {
     return 1;
   }
   Progress progress("import", "records", 0);
-  SegmentSink sink(dir, codec,
-                   static_cast<uint64_t>(absl::GetFlag(FLAGS_segment_mb)) << 20);
-  Totals totals;
+  segment::RollingWriterOptions writer_options;
+  writer_options.dir = dir;
+  writer_options.kind = segment::SourceKind::kFile;
+  writer_options.codec = codec;
+  writer_options.roll_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_segment_mb)) << 20;
+  ImportTotals totals;
+  uint64_t segments = 0;
   absl::Status status;
   for (const std::string& in : inputs) {
-    status = ImportFile(in, sink, progress, &totals);
+    status = ImportFile(in, writer_options, progress, &totals, &segments);
     if (!status.ok()) break;
   }
-  // What was read before an error or an interrupt is still published whole.
-  absl::Status published = sink.Publish(&totals);
   progress.Finish();
-  if (status.ok()) status = published;
   double seconds = absl::ToDoubleSeconds(absl::Now() - started);
   std::fprintf(stdout,
                "\nimport %s\n  records   %llu (%llu blank lines skipped)\n"
@@ -185,7 +156,7 @@ int Run() {
                status.ok() ? "done" : "FAILED",
                static_cast<unsigned long long>(totals.records),
                static_cast<unsigned long long>(totals.blank), totals.bytes / 1e6,
-               static_cast<unsigned long long>(totals.segments), dir.c_str(),
+               static_cast<unsigned long long>(segments), dir.c_str(),
                seconds, totals.records / std::max(seconds, 1e-9),
                totals.bytes / 1e6 / std::max(seconds, 1e-9));
   if (!status.ok()) {

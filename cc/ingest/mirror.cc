@@ -1,11 +1,9 @@
 #include "cc/ingest/mirror.h"
 
-#include <librdkafka/rdkafka.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <atomic>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -107,10 +105,6 @@ namespace {
 
 constexpr absl::Duration kPollTimeout = absl::Milliseconds(100);
 
-void SetDefault(kafka::KafkaConfig& config, const char* key, const std::string& value) {
-  if (config.Get(key).empty()) config.Set(key, value);
-}
-
 bool Transient(const absl::Status& s) {
   return absl::IsDeadlineExceeded(s) || absl::IsUnavailable(s) || absl::IsInternal(s);
 }
@@ -132,126 +126,51 @@ absl::StatusOr<int> PartitionCountWithin(kafka::Admin& admin, const std::string&
   }
 }
 
-// Partitions of `topic` currently assigned to the consumer.
-std::set<int32_t> AssignedPartitions(rd_kafka_t* rk, const std::string& topic) {
-  std::set<int32_t> out;
-  rd_kafka_topic_partition_list_t* list = nullptr;
-  if (rd_kafka_assignment(rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || list == nullptr) {
-    return out;
-  }
-  for (int i = 0; i < list->cnt; ++i) {
-    if (topic == list->elems[i].topic) out.insert(list->elems[i].partition);
-  }
-  rd_kafka_topic_partition_list_destroy(list);
-  return out;
-}
-
 // Whether every assigned partition was read up to its high watermark. A
 // partition this run has not read from yet starts at its committed offset
 // (or, without one, at its low watermark: auto.offset.reset=earliest).
-absl::StatusOr<bool> CaughtUp(rd_kafka_t* rk, const std::string& topic,
-                              const absl::flat_hash_map<int32_t, int64_t>& next_offset,
-                              const std::set<int32_t>& assigned) {
+absl::StatusOr<bool> CaughtUp(const kafka::Consumer& consumer, const std::string& topic,
+                              const absl::flat_hash_map<int32_t, int64_t>& next_offset) {
+  const std::vector<int32_t> assigned = consumer.AssignedPartitions(topic);
   if (assigned.empty()) return false;
-  constexpr int kTimeoutMs = 5000;
+  const absl::Duration timeout = absl::Seconds(5);
+  std::vector<int32_t> unread;
+  for (int32_t p : assigned) {
+    if (!next_offset.contains(p)) unread.push_back(p);
+  }
+  PV_ASSIGN_OR_RETURN(std::vector<int64_t> committed,
+                      consumer.Committed(topic, unread, timeout));
   absl::flat_hash_map<int32_t, int64_t> start;
-  rd_kafka_topic_partition_list_t* list =
-      rd_kafka_topic_partition_list_new(static_cast<int>(assigned.size()));
+  for (size_t i = 0; i < unread.size(); ++i) start[unread[i]] = committed[i];
   for (int32_t p : assigned) {
-    if (!next_offset.contains(p)) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
-  }
-  if (list->cnt > 0) {
-    const rd_kafka_resp_err_t err = rd_kafka_committed(rk, list, kTimeoutMs);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_topic_partition_list_destroy(list);
-      return absl::UnavailableError(absl::StrCat("committed offsets of topic ", topic, ": ",
-                                                 rd_kafka_err2str(err)));
-    }
-    for (int i = 0; i < list->cnt; ++i) start[list->elems[i].partition] = list->elems[i].offset;
-  }
-  rd_kafka_topic_partition_list_destroy(list);
-  for (int32_t p : assigned) {
-    int64_t low = 0, high = 0;
-    const rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, kTimeoutMs);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return absl::UnavailableError(absl::StrCat("watermarks of topic ", topic, " partition ",
-                                                 p, ": ", rd_kafka_err2str(err)));
-    }
+    PV_ASSIGN_OR_RETURN(kafka::PartitionWatermarks w,
+                        consumer.QueryWatermarks(topic, p, timeout));
     int64_t next;
     if (auto it = next_offset.find(p); it != next_offset.end()) {
       next = it->second;
     } else {
-      next = start[p] >= 0 ? start[p] : low;
+      next = start[p] >= 0 ? start[p] : w.low;
     }
-    if (next < high) return false;
+    if (next < w.high) return false;
   }
   return true;
 }
 
 // Messages not yet read from the assigned partitions, from the watermarks
 // the consumer cached with its last fetches; -1 when unknown.
-int64_t Lag(rd_kafka_t* rk, const std::string& topic,
+int64_t Lag(const kafka::Consumer& consumer, const std::string& topic,
             const absl::flat_hash_map<int32_t, int64_t>& next_offset) {
-  const std::set<int32_t> assigned = AssignedPartitions(rk, topic);
+  const std::vector<int32_t> assigned = consumer.AssignedPartitions(topic);
   if (assigned.empty()) return -1;
   int64_t lag = 0;
   for (int32_t p : assigned) {
-    int64_t low = -1, high = -1;
+    const kafka::PartitionWatermarks w = consumer.CachedWatermarks(topic, p);
     auto it = next_offset.find(p);
-    if (rd_kafka_get_watermark_offsets(rk, topic.c_str(), p, &low, &high) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        high < 0 || it == next_offset.end()) {
-      return -1;
-    }
-    lag += std::max<int64_t>(0, high - it->second);
+    if (w.high < 0 || it == next_offset.end()) return -1;
+    lag += std::max<int64_t>(0, w.high - it->second);
   }
   return lag;
 }
-
-// The live progress line: Progress's format plus lag and in-flight counts,
-// driven from the mirror's own loop (which has the numbers at hand).
-class ProgressLine {
- public:
-  ProgressLine(absl::Duration interval, uint64_t total)
-      : tty_(isatty(STDERR_FILENO) == 1),
-        interval_(interval > absl::ZeroDuration()
-                      ? interval
-                      : (tty_ ? absl::Milliseconds(500) : absl::Seconds(10))),
-        total_(total),
-        start_(absl::Now()),
-        next_(start_ + interval_) {}
-
-  bool Due(absl::Time now) const { return now >= next_; }
-
-  void Report(uint64_t messages, uint64_t bytes, int64_t lag, int64_t in_flight,
-              bool final_report) {
-    const absl::Time now = absl::Now();
-    next_ = now + interval_;
-    std::string line = FormatProgressLine("mirror", "messages", messages, bytes, total_,
-                                          now - start_);
-    absl::StrAppend(&line, " lag ", lag < 0 ? std::string("?") : HumanCount(lag),
-                    " in flight ", in_flight);
-    if (!tty_) {
-      PV_LOG(INFO) << line;
-      return;
-    }
-    std::string out = absl::StrCat("\r", line);
-    if (line.size() < last_length_) out.append(last_length_ - line.size(), ' ');
-    last_length_ = line.size();
-    if (final_report) out.push_back('\n');
-    std::fwrite(out.data(), 1, out.size(), stderr);
-    std::fflush(stderr);
-  }
-
- private:
-  const bool tty_;
-  const absl::Duration interval_;
-  const uint64_t total_;
-  const absl::Time start_;
-  absl::Time next_;
-  size_t last_length_ = 0;
-};
 
 absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary) {
   const std::string& src_topic = options.source_topic;
@@ -261,14 +180,14 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
   }
 
   kafka::KafkaConfig source = options.source;
-  SetDefault(source, "client.id", "pv-mirror");
+  source.SetDefault("client.id", "pv-mirror");
   // Bounded prefetch: the consumer stops fetching beyond this.
-  SetDefault(source, "queued.max.messages.kbytes", "16384");
+  source.SetDefault("queued.max.messages.kbytes", "16384");
   kafka::KafkaConfig destination = options.destination;
-  SetDefault(destination, "client.id", "pv-mirror");
-  SetDefault(destination, "queue.buffering.max.kbytes", "65536");
-  SetDefault(destination, "queue.buffering.max.messages", "200000");
-  SetDefault(destination, "linger.ms", "10");
+  destination.SetDefault("client.id", "pv-mirror");
+  destination.SetDefault("queue.buffering.max.kbytes", "65536");
+  destination.SetDefault("queue.buffering.max.messages", "200000");
+  destination.SetDefault("linger.ms", "10");
 
   // Destination topic: exists, or is created.
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Admin> dst_admin,
@@ -359,7 +278,8 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
     if (ready.empty()) return absl::OkStatus();
     // A partition revoked in a rebalance is someone else's now: committing
     // our older position there would only rewind its new owner.
-    const std::set<int32_t> assigned = AssignedPartitions(consumer->raw(), src_topic);
+    const std::vector<int32_t> assigned_list = consumer->AssignedPartitions(src_topic);
+    const std::set<int32_t> assigned(assigned_list.begin(), assigned_list.end());
     std::vector<kafka::TopicPartitionOffset> offsets;
     std::vector<std::pair<int32_t, int64_t>> kept;
     for (const auto& [p, o] : ready) {
@@ -376,7 +296,19 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
     return absl::OkStatus();
   };
 
-  ProgressLine progress(options.progress_interval, options.max_messages);
+  // The progress line shows the lag and what is in flight; both are
+  // measured on this thread and read by the reporting one.
+  std::atomic<int64_t> shown_lag{-1};
+  std::atomic<int64_t> shown_in_flight{0};
+  Progress::Options progress_options;
+  progress_options.interval = options.progress_interval;
+  progress_options.detail = [&] {
+    const int64_t lag = shown_lag.load(std::memory_order_relaxed);
+    return absl::StrCat("lag ", lag < 0 ? std::string("?") : HumanCount(lag), " in flight ",
+                        shown_in_flight.load(std::memory_order_relaxed));
+  };
+  Progress progress("mirror", "messages", options.max_messages, progress_options);
+  absl::Time next_lag_update = absl::InfinitePast();
   absl::Time next_commit = absl::Now() + options.commit_interval;
   absl::Time next_end_check = absl::InfinitePast();
   absl::Status status;
@@ -402,8 +334,7 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
     if (polled->empty()) {
       if (options.exit_at_end && now >= next_end_check) {
         next_end_check = now + absl::Milliseconds(500);
-        absl::StatusOr<bool> done = CaughtUp(consumer->raw(), src_topic, next_offset,
-                                             AssignedPartitions(consumer->raw(), src_topic));
+        absl::StatusOr<bool> done = CaughtUp(*consumer, src_topic, next_offset);
         if (!done.ok()) {
           PV_LOG(WARNING) << "end-of-source check: " << done.status();
         } else if (*done) {
@@ -431,8 +362,9 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
       }
       ++summary->messages;
       summary->bytes += m.key().size() + m.value().size();
+      progress.Add(1, m.key().size() + m.value().size());
     }
-    rd_kafka_poll(producer->raw(), 0);  // delivery reports -> tracker
+    producer->Poll(absl::ZeroDuration());  // delivery reports -> tracker
     if (now >= next_commit) {
       next_commit = now + options.commit_interval;
       absl::Status s = commit();
@@ -442,9 +374,10 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
       }
       if (!s.ok()) PV_LOG(WARNING) << "commit failed (will retry): " << s;
     }
-    if (progress.Due(now)) {
-      progress.Report(summary->messages, summary->bytes,
-                      Lag(consumer->raw(), src_topic, next_offset), tracker.in_flight(), false);
+    if (now >= next_lag_update) {
+      next_lag_update = now + absl::Milliseconds(500);
+      shown_lag.store(Lag(*consumer, src_topic, next_offset), std::memory_order_relaxed);
+      shown_in_flight.store(tracker.in_flight(), std::memory_order_relaxed);
     }
   }
 
@@ -455,8 +388,10 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
   absl::Status committed = commit();
   summary->acknowledged = producer->delivered();
   summary->failed = producer->failed();
-  summary->lag = Lag(consumer->raw(), src_topic, next_offset);
-  progress.Report(summary->messages, summary->bytes, summary->lag, tracker.in_flight(), true);
+  summary->lag = Lag(*consumer, src_topic, next_offset);
+  shown_lag.store(summary->lag, std::memory_order_relaxed);
+  shown_in_flight.store(tracker.in_flight(), std::memory_order_relaxed);
+  progress.Finish();
   absl::Status closed = consumer->Close();
   if (!closed.ok()) PV_LOG(WARNING) << closed;
   if (tracker.in_flight() > 0) {

@@ -24,7 +24,7 @@
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
 #include "cc/ingest/mirror.h"
-#include "cc/ingest/mirror_settings.h"
+#include "cc/kafka/config.h"
 
 ABSL_FLAG(std::string, source_brokers, "",
           "Source bootstrap servers (env SOURCE_BROKERS, PV_KAFKA_SOURCE_BROKERS).");
@@ -104,21 +104,7 @@ constexpr char kUsage[] =
     "2 bad usage; 3 credentials rejected; 130 stopped by SIGINT/SIGTERM (after\n"
     "flushing and committing).";
 
-// A password flag may only name a file: a literal would be visible in ps.
-absl::StatusOr<std::string> Password(const std::string& flag_value,
-                                     std::initializer_list<const char*> env_names,
-                                     const char* name, std::string* source) {
-  if (!flag_value.empty() && flag_value[0] != '@') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", name, " takes @/path/to/file only; pass the password itself "
-                                 "through the environment"));
-  }
-  const std::string raw = FlagOrEnv(flag_value, env_names, "", source);
-  if (raw.empty()) return std::string();
-  return ReadSecret(raw, name);
-}
-
-int Run(const PropertyArgs& props) {
+int Run(const kafka::PropertyArgs& props) {
   ConfigReport report;
   std::string src;
   MirrorOptions options;
@@ -128,63 +114,32 @@ int Run(const PropertyArgs& props) {
     return 2;
   };
 
-  ClusterSettings source;
-  source.role = "source";
-  source.brokers = FlagOrEnv(absl::GetFlag(FLAGS_source_brokers),
-                             {"SOURCE_BROKERS", "PV_KAFKA_SOURCE_BROKERS"}, "", &src);
-  report.Add("source_brokers", source.brokers, src);
+  kafka::ClusterSource source_from = kafka::SourceCluster("source", "source_");
+  source_from.flags = {absl::GetFlag(FLAGS_source_brokers),
+                       absl::GetFlag(FLAGS_source_security_protocol),
+                       absl::GetFlag(FLAGS_source_sasl_mechanism),
+                       absl::GetFlag(FLAGS_source_sasl_username),
+                       absl::GetFlag(FLAGS_source_sasl_password)};
+  absl::StatusOr<kafka::ClusterSettings> source = kafka::ResolveCluster(source_from, &report);
+  if (!source.ok()) return fail_usage(source.status());
   options.source_topic =
       FlagOrEnv(absl::GetFlag(FLAGS_source_topic), {"SOURCE_TOPIC"}, "product_view", &src);
   report.Add("source_topic", options.source_topic, src);
-  source.security_protocol = FlagOrEnv(
-      absl::GetFlag(FLAGS_source_security_protocol),
-      {"SOURCE_SECURITY_PROTOCOL", "PV_KAFKA_SOURCE_SECURITY_PROTOCOL"}, "", &src);
-  report.Add("source_security_protocol", source.security_protocol, src);
-  source.sasl_mechanism =
-      FlagOrEnv(absl::GetFlag(FLAGS_source_sasl_mechanism),
-                {"SOURCE_SASL_MECHANISM", "PV_KAFKA_SOURCE_SASL_MECHANISM"}, "", &src);
-  report.Add("source_sasl_mechanism", source.sasl_mechanism, src);
-  source.sasl_username =
-      FlagOrEnv(absl::GetFlag(FLAGS_source_sasl_username),
-                {"SOURCE_SASL_USERNAME", "PV_KAFKA_SOURCE_USER"}, "", &src);
-  report.Add("source_sasl_username", source.sasl_username, src);
-  src.clear();
-  absl::StatusOr<std::string> source_password =
-      Password(absl::GetFlag(FLAGS_source_sasl_password),
-               {"SOURCE_SASL_PASSWORD", "PV_KAFKA_SOURCE_PASSWORD"}, "source-sasl-password",
-               &src);
-  if (!source_password.ok()) return fail_usage(source_password.status());
-  source.sasl_password = *source_password;
-  report.Add("source_sasl_password", source.sasl_password, src, /*secret=*/true);
 
-  ClusterSettings destination;
-  destination.role = "destination";
-  destination.brokers =
-      FlagOrEnv(absl::GetFlag(FLAGS_destination_brokers),
-                {"DESTINATION_BROKERS", "KAFKA_BROKERS", "PV_KAFKA_BROKERS"}, "", &src);
-  report.Add("destination_brokers", destination.brokers, src);
+  kafka::ClusterSource destination_from = kafka::LocalCluster("destination", "destination_");
+  destination_from.brokers_env.insert(destination_from.brokers_env.begin(),
+                                      "DESTINATION_BROKERS");
+  destination_from.flags = {absl::GetFlag(FLAGS_destination_brokers),
+                            absl::GetFlag(FLAGS_destination_security_protocol),
+                            absl::GetFlag(FLAGS_destination_sasl_mechanism),
+                            absl::GetFlag(FLAGS_destination_sasl_username),
+                            absl::GetFlag(FLAGS_destination_sasl_password)};
+  absl::StatusOr<kafka::ClusterSettings> destination =
+      kafka::ResolveCluster(destination_from, &report);
+  if (!destination.ok()) return fail_usage(destination.status());
   options.destination_topic = FlagOrEnv(absl::GetFlag(FLAGS_destination_topic),
                                         {"DESTINATION_TOPIC"}, "product_views", &src);
   report.Add("destination_topic", options.destination_topic, src);
-  destination.security_protocol =
-      FlagOrEnv(absl::GetFlag(FLAGS_destination_security_protocol),
-                {"KAFKA_SECURITY_PROTOCOL", "PV_KAFKA_SECURITY_PROTOCOL"}, "", &src);
-  report.Add("destination_security_protocol", destination.security_protocol, src);
-  destination.sasl_mechanism =
-      FlagOrEnv(absl::GetFlag(FLAGS_destination_sasl_mechanism),
-                {"KAFKA_SASL_MECHANISM", "PV_KAFKA_SASL_MECHANISM"}, "", &src);
-  report.Add("destination_sasl_mechanism", destination.sasl_mechanism, src);
-  destination.sasl_username =
-      FlagOrEnv(absl::GetFlag(FLAGS_destination_sasl_username),
-                {"KAFKA_SASL_USERNAME", "PV_KAFKA_USER"}, "", &src);
-  report.Add("destination_sasl_username", destination.sasl_username, src);
-  src.clear();
-  absl::StatusOr<std::string> destination_password =
-      Password(absl::GetFlag(FLAGS_destination_sasl_password),
-               {"KAFKA_SASL_PASSWORD", "PV_KAFKA_PASSWORD"}, "destination-sasl-password", &src);
-  if (!destination_password.ok()) return fail_usage(destination_password.status());
-  destination.sasl_password = *destination_password;
-  report.Add("destination_sasl_password", destination.sasl_password, src, /*secret=*/true);
 
   options.group_id =
       FlagOrEnv(absl::GetFlag(FLAGS_group), {"SOURCE_GROUP_ID"}, "pv-mirror", &src);
@@ -218,17 +173,16 @@ int Run(const PropertyArgs& props) {
   for (const auto* list : {&props.source, &props.destination}) {
     for (const std::string& p : *list) {
       const size_t eq = p.find('=');
-      const std::string key = p.substr(0, eq);
-      report.Add(absl::StrCat(list == &props.source ? "-X " : "-Y ", key),
-                 eq == std::string::npos ? "" : p.substr(eq + 1), "flag",
-                 kafka::KafkaConfig::IsSecretKey(key) || IsSecretKey(key));
+      report.Add(absl::StrCat(list == &props.source ? "-X " : "-Y ", p.substr(0, eq)),
+                 eq == std::string::npos ? "" : p.substr(eq + 1), "flag");
     }
   }
 
-  absl::StatusOr<kafka::KafkaConfig> source_config = BuildKafkaConfig(source, props.source);
+  absl::StatusOr<kafka::KafkaConfig> source_config =
+      kafka::BuildKafkaConfig(*source, props.source);
   if (!source_config.ok()) return fail_usage(source_config.status());
   absl::StatusOr<kafka::KafkaConfig> destination_config =
-      BuildKafkaConfig(destination, props.destination);
+      kafka::BuildKafkaConfig(*destination, props.destination);
   if (!destination_config.ok()) return fail_usage(destination_config.status());
   options.source = *source_config;
   options.destination = *destination_config;
@@ -249,9 +203,9 @@ int Run(const PropertyArgs& props) {
       "  lag          %s\n"
       "  time         %.2f s (%.0f msgs/s, %.1f MB/s)\n",
       status.ok() ? "done" : "FAILED", StopReasonName(summary.reason),
-      options.source_topic.c_str(), source.brokers.c_str(), options.group_id.c_str(),
+      options.source_topic.c_str(), source->brokers.c_str(), options.group_id.c_str(),
       summary.source_partitions, options.destination_topic.c_str(),
-      destination.brokers.c_str(), summary.destination_partitions,
+      destination->brokers.c_str(), summary.destination_partitions,
       summary.created_destination_topic ? " (created)" : "",
       static_cast<unsigned long long>(summary.messages), summary.bytes / 1e6,
       static_cast<long long>(summary.acknowledged), static_cast<long long>(summary.failed),
@@ -275,9 +229,9 @@ int Run(const PropertyArgs& props) {
 
 int main(int argc, char** argv) {
   pv::SetLogTag("mirror");
-  pv::ingest::PropertyArgs props;
+  pv::kafka::PropertyArgs props;
   absl::StatusOr<std::vector<std::string>> rest =
-      pv::ingest::ExtractPropertyArgs(std::vector<std::string>(argv, argv + argc), &props);
+      pv::kafka::ExtractPropertyArgs(std::vector<std::string>(argv, argv + argc), &props);
   if (!rest.ok()) {
     std::fprintf(stderr, "mirror: %s\n", std::string(rest.status().message()).c_str());
     return 2;

@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "cc/ingest/mirror.h"
-#include "cc/ingest/mirror_settings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -126,108 +125,6 @@ TEST(DestinationPartitionTest, SameNumberWhenTheDestinationIsLargeEnough) {
 TEST(DestinationPartitionTest, ModuloWhenTheDestinationHasFewerPartitions) {
   EXPECT_EQ(DestinationPartition(3, 3), 0);
   EXPECT_EQ(DestinationPartition(7, 3), 1);
-}
-
-// --- BuildKafkaConfig ------------------------------------------------------
-
-ClusterSettings Sasl() {
-  ClusterSettings s;
-  s.role = "source";
-  s.brokers = "127.0.0.1:9094";
-  s.sasl_username = "reader";
-  s.sasl_password = "s3cret-value";
-  return s;
-}
-
-TEST(BuildKafkaConfigTest, UserImpliesSaslPlaintextAndPlain) {
-  auto c = BuildKafkaConfig(Sasl(), {});
-  ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->Get("security.protocol"), "SASL_PLAINTEXT");
-  EXPECT_EQ(c->Get("sasl.mechanisms"), "PLAIN");
-  EXPECT_EQ(c->Get("sasl.username"), "reader");
-  EXPECT_EQ(c->Get("sasl.password"), "s3cret-value");
-  EXPECT_THAT(c->DebugString(), Not(HasSubstr("s3cret-value")));
-}
-
-TEST(BuildKafkaConfigTest, NoUserMeansPlaintext) {
-  ClusterSettings s;
-  s.role = "destination";
-  s.brokers = "b:1";
-  auto c = BuildKafkaConfig(s, {});
-  ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->Get("security.protocol"), "PLAINTEXT");
-  EXPECT_EQ(c->Get("sasl.mechanisms"), "");
-}
-
-TEST(BuildKafkaConfigTest, ScramAndProtocolAreNormalized) {
-  ClusterSettings s = Sasl();
-  s.security_protocol = "sasl_ssl";
-  s.sasl_mechanism = "scram-sha-512";
-  auto c = BuildKafkaConfig(s, {});
-  ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->Get("security.protocol"), "SASL_SSL");
-  EXPECT_EQ(c->Get("sasl.mechanisms"), "SCRAM-SHA-512");
-}
-
-TEST(BuildKafkaConfigTest, RejectsInconsistentSettingsWithoutEchoingThePassword) {
-  ClusterSettings no_brokers = Sasl();
-  no_brokers.brokers.clear();
-  ClusterSettings no_password = Sasl();
-  no_password.sasl_password.clear();
-  ClusterSettings no_user = Sasl();
-  no_user.sasl_username.clear();
-  ClusterSettings bad_mechanism = Sasl();
-  bad_mechanism.sasl_mechanism = "GSSAPI";
-  ClusterSettings bad_protocol = Sasl();
-  bad_protocol.security_protocol = "TLS";
-  ClusterSettings user_without_sasl = Sasl();
-  user_without_sasl.security_protocol = "PLAINTEXT";
-  ClusterSettings sasl_without_user;
-  sasl_without_user.role = "source";
-  sasl_without_user.brokers = "b:1";
-  sasl_without_user.security_protocol = "SASL_PLAINTEXT";
-  for (const ClusterSettings& s : {no_brokers, no_password, no_user, bad_mechanism,
-                                   bad_protocol, user_without_sasl, sasl_without_user}) {
-    auto c = BuildKafkaConfig(s, {});
-    ASSERT_FALSE(c.ok()) << s.security_protocol << " " << s.sasl_mechanism;
-    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(c.status().message()), HasSubstr("source Kafka"));
-    EXPECT_THAT(std::string(c.status().message()), Not(HasSubstr("s3cret-value")));
-  }
-}
-
-TEST(BuildKafkaConfigTest, PropertiesWinAndMalformedOnesFail) {
-  auto c = BuildKafkaConfig(Sasl(), {"ssl.ca.location=/etc/ca.pem", "security.protocol=SASL_SSL",
-                                     "client.id=a=b"});
-  ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->Get("ssl.ca.location"), "/etc/ca.pem");
-  EXPECT_EQ(c->Get("security.protocol"), "SASL_SSL");
-  EXPECT_EQ(c->Get("client.id"), "a=b");
-  auto bad = BuildKafkaConfig(Sasl(), {"justavalue"});
-  ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(std::string(bad.status().message()), Not(HasSubstr("justavalue")));
-}
-
-// --- ExtractPropertyArgs ---------------------------------------------------
-
-TEST(ExtractPropertyArgsTest, TakesEverySpellingAndKeepsTheRest) {
-  PropertyArgs props;
-  auto rest = ExtractPropertyArgs(
-      {"mirror", "-X", "a=1", "--source-brokers=b:1", "-Xb=2,3", "-X=c=3", "-Y", "d=4",
-       "--destination-property=e=5", "--source_property", "f=6", "-Yg=7", "--exit-at-end",
-       "--", "-X", "h=8"},
-      &props);
-  ASSERT_TRUE(rest.ok()) << rest.status();
-  EXPECT_THAT(props.source, ElementsAre("a=1", "b=2,3", "c=3", "f=6"));
-  EXPECT_THAT(props.destination, ElementsAre("d=4", "e=5", "g=7"));
-  EXPECT_THAT(*rest, ElementsAre("mirror", "--source-brokers=b:1", "--exit-at-end", "--",
-                                 "-X", "h=8"));
-}
-
-TEST(ExtractPropertyArgsTest, MissingValueFails) {
-  PropertyArgs props;
-  EXPECT_FALSE(ExtractPropertyArgs({"mirror", "-Y"}, &props).ok());
-  EXPECT_FALSE(ExtractPropertyArgs({"mirror", "--source-property"}, &props).ok());
 }
 
 }  // namespace

@@ -34,8 +34,11 @@
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
 #include "cc/ingest/mongo_records.h"
-#include "cc/ingest/offsets.h"
 #include "cc/mongo/mongo.h"
+#include "cc/mongo/target.h"
+#include "cc/segment/catalogue.h"
+#include "cc/segment/naming.h"
+#include "cc/segment/rolling_writer.h"
 #include "cc/segment/segment.h"
 
 ABSL_FLAG(std::string, mongo_uri, "",
@@ -62,13 +65,10 @@ constexpr char kUsage[] =
     "codes: 0 done (also after SIGINT/SIGTERM once the open segment is\n"
     "published); 1 failed (published segments stay valid); 2 bad usage.";
 
-struct Totals {
-  uint64_t documents = 0, bytes = 0, segments = 0, segment_bytes = 0;
-};
-
 // Where the previous exports of `source` ended: the typed _id of the last
 // record of the newest segment, and the next sequence number.
-absl::Status FindResumePoint(const PublishedSegments& published, const std::string& source,
+absl::Status FindResumePoint(const segment::SegmentCatalogue& published,
+                             const std::string& source,
                              std::string* after_id_json, int64_t* next_seq) {
   const segment::SegmentInfo* newest = published.Newest(segment::SourceKind::kMongoDb, source);
   if (newest == nullptr) return absl::OkStatus();
@@ -95,20 +95,12 @@ int Run() {
   const absl::Time started = absl::Now();
   ConfigReport report;
   std::string src;
-  std::string uri = FlagOrEnv(absl::GetFlag(FLAGS_mongo_uri), {"MONGO_URI", "PV_MONGO_URI"}, "",
-                              &src);
-  if (uri.empty()) {
-    uri = absl::StrCat("mongodb://", FlagOrEnv("", {"MONGO_HOST"}, "localhost"), ":",
-                       FlagOrEnv("", {"MONGO_PORT"}, "27017"), "/");
-    src = "env MONGO_HOST/MONGO_PORT";
-  }
-  report.Add("mongo_uri", uri, src);
-  const std::string db =
-      FlagOrEnv(absl::GetFlag(FLAGS_mongo_db), {"MONGO_DB"}, "kafka_data_db", &src);
-  report.Add("mongo_db", db, src);
-  const std::string coll = FlagOrEnv(absl::GetFlag(FLAGS_mongo_collection),
-                                     {"MONGO_COLLECTION"}, "product_views_records", &src);
-  report.Add("mongo_collection", coll, src);
+  const mongo::MongoTarget target =
+      mongo::ResolveMongoTarget(absl::GetFlag(FLAGS_mongo_uri), absl::GetFlag(FLAGS_mongo_db),
+                                absl::GetFlag(FLAGS_mongo_collection), &report);
+  const std::string& uri = target.uri;
+  const std::string& db = target.db;
+  const std::string& coll = target.collection;
   const std::string dir = FlagOrEnv(absl::GetFlag(FLAGS_segments), {"PV_SEGMENTS_DIR"}, "", &src);
   report.Add("segments", dir, src);
   const int segment_mb = absl::GetFlag(FLAGS_segment_mb);
@@ -135,26 +127,21 @@ int Run() {
   PV_LOG(INFO) << "configuration:\n" << report.ToString();
 
   const std::string source = absl::StrCat(db, ".", coll);
-  Totals totals;
-  std::unique_ptr<segment::SegmentWriter> writer;
-  SegmentNamer namer(source);
+  uint64_t documents = 0, bytes = 0;
+  segment::RollingWriterOptions writer_options;
+  writer_options.dir = dir;
+  writer_options.kind = segment::SourceKind::kMongoDb;
+  writer_options.source = source;
+  writer_options.codec = codec;
+  writer_options.roll_bytes = static_cast<uint64_t>(segment_mb) << 20;
+  segment::RollingSegmentWriter writer(writer_options);
   Progress progress("mongo_export", "documents");
-  auto publish = [&]() -> absl::Status {
-    if (writer == nullptr) return absl::OkStatus();
-    PV_ASSIGN_OR_RETURN(segment::SegmentInfo info, writer->Publish());
-    writer.reset();
-    ++totals.segments;
-    totals.segment_bytes += info.file_bytes;
-    PV_LOG(INFO) << "published " << info.path << " (" << info.records << " documents, _id "
-                 << info.first_source_id << " .. " << info.last_source_id << ")";
-    return absl::OkStatus();
-  };
   auto run = [&]() -> absl::Status {
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoStatus(errno, "create directory", dir);
     }
-    PV_RETURN_IF_ERROR(RemoveDeadWritersTempFiles(dir).status());
-    PublishedSegments published(dir);
+    PV_RETURN_IF_ERROR(segment::RemoveDeadWritersTempFiles(dir).status());
+    segment::SegmentCatalogue published(dir);
     PV_RETURN_IF_ERROR(published.Refresh());
     std::string after_id_json;
     int64_t seq = 1;
@@ -170,9 +157,8 @@ int Run() {
     find.batch_size = batch_size;
     find.sort_json = R"({"_id": 1})";
     PV_ASSIGN_OR_RETURN(mongo::Cursor cursor, collection.Find(filter, find));
-    const uint64_t roll_bytes = static_cast<uint64_t>(segment_mb) << 20;
     while (!ShutdownRequested()) {
-      if (max_documents > 0 && totals.documents >= static_cast<uint64_t>(max_documents)) break;
+      if (max_documents > 0 && documents >= static_cast<uint64_t>(max_documents)) break;
       const bson_t* doc = nullptr;
       PV_ASSIGN_OR_RETURN(bool more, cursor.Next(&doc));
       if (!more) break;
@@ -180,33 +166,24 @@ int Run() {
       if (!record.ok()) {
         return Annotate(record.status(), absl::StrCat(source, " document ", seq));
       }
-      if (writer == nullptr) {
-        segment::WriterOptions o;
-        o.dir = dir;
-        o.kind = segment::SourceKind::kMongoDb;
-        o.source = source;
-        o.codec = codec;
-        o.name = namer.Next();
-        PV_ASSIGN_OR_RETURN(writer, segment::SegmentWriter::Create(o));
-      }
       segment::RecordMeta meta;
       meta.partition = -1;
       meta.offset = seq++;
       meta.key = record->id_json;
       meta.source_id = record->source_id;
-      PV_RETURN_IF_ERROR(writer->Append(meta, record->payload), source, " _id ",
+      PV_RETURN_IF_ERROR(writer.Append(meta, record->payload), source, " _id ",
                          record->source_id);
-      ++totals.documents;
-      totals.bytes += record->payload.size();
+      ++documents;
+      bytes += record->payload.size();
       progress.Add(1, record->payload.size());
-      if (writer->payload_bytes() >= roll_bytes) PV_RETURN_IF_ERROR(publish());
+      PV_RETURN_IF_ERROR(writer.PublishIfDue().status());
     }
     return absl::OkStatus();
   };
   absl::Status status = run();
   // Documents exported before an error or a signal are published whole:
   // the next run resumes after them.
-  absl::Status published = publish();
+  absl::Status published = writer.Publish().status();
   if (status.ok()) status = published;
   progress.Finish();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - started);
@@ -215,10 +192,10 @@ int Run() {
                "  segments   %llu published (%.1f MB) -> %s\n"
                "  time       %.2f s (%.0f documents/s)\n",
                status.ok() ? (ShutdownRequested() ? "stopped (signal)" : "done") : "FAILED",
-               source.c_str(), static_cast<unsigned long long>(totals.documents),
-               totals.bytes / 1e6, static_cast<unsigned long long>(totals.segments),
-               totals.segment_bytes / 1e6, dir.c_str(), seconds,
-               totals.documents / std::max(seconds, 1e-9));
+               source.c_str(), static_cast<unsigned long long>(documents), bytes / 1e6,
+               static_cast<unsigned long long>(writer.segments_published()),
+               writer.bytes_published() / 1e6, dir.c_str(), seconds,
+               documents / std::max(seconds, 1e-9));
   std::fflush(stdout);
   if (!status.ok()) {
     PV_LOG(ERROR) << status;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "cc/common/status.h"
 #include "simdjson.h"
 
 namespace pv::ingest {
@@ -184,6 +185,33 @@ absl::StatusOr<std::string> AfterIdFilter(absl::string_view id_json) {
   std::string json = Owned(bson_as_canonical_extended_json(&filter, nullptr));
   bson_destroy(&filter);
   return json;
+}
+
+MongoRawStore::MongoRawStore(std::unique_ptr<mongo::MongoClient> client, const std::string& db,
+                             const std::string& collection, size_t batch)
+    : client_(std::move(client)),
+      collection_(client_->GetCollection(db, collection)),
+      batch_(batch) {}
+
+absl::Status MongoRawStore::Add(absl::string_view topic, int32_t partition, int64_t offset,
+                                absl::string_view payload) {
+  bool raw = false;
+  docs_.push_back(RawStoreDocument(KafkaRecordId(topic, partition, offset), payload, &raw));
+  if (raw) ++raw_;
+  if (docs_.size() >= batch_) return Flush();
+  return absl::OkStatus();
+}
+
+absl::Status MongoRawStore::Flush() {
+  if (docs_.empty()) return absl::OkStatus();
+  absl::StatusOr<mongo::InsertManyResult> result = collection_.InsertMany(docs_);
+  if (!result.ok()) {
+    return Annotate(result.status(), absl::StrCat("MongoDB sink, batch of ", docs_.size()));
+  }
+  inserted_ += result->inserted;
+  duplicates_ += result->duplicate_indexes.size();
+  docs_.clear();
+  return absl::OkStatus();
 }
 
 }  // namespace pv::ingest

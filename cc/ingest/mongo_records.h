@@ -32,8 +32,12 @@
 #include <cstdint>
 #include <string>
 
+#include <memory>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "cc/ingest/raw_store.h"
 #include "cc/mongo/mongo.h"
 
 namespace pv::ingest {
@@ -61,6 +65,31 @@ absl::StatusOr<ExportedRecord> ExportRecord(const bson_t* doc);
 // The filter {"_id": {"$gt": <value>}} for the _id held by `id_json` (as
 // ExportedRecord::id_json), as canonical extended JSON.
 absl::StatusOr<std::string> AfterIdFilter(absl::string_view id_json);
+
+// The raw store of consume --mongo: RawStoreDocument()s inserted in
+// unordered batches of `batch` documents; duplicate keys (a replay) are
+// counted, not errors. One thread.
+class MongoRawStore : public RawStore {
+ public:
+  MongoRawStore(std::unique_ptr<mongo::MongoClient> client, const std::string& db,
+                const std::string& collection, size_t batch);
+
+  absl::Status Add(absl::string_view topic, int32_t partition, int64_t offset,
+                   absl::string_view payload) override;
+  absl::Status Flush() override;
+
+  int64_t inserted() const { return inserted_; }
+  int64_t duplicates() const { return duplicates_; }
+  int64_t raw() const { return raw_; }  // stored as {_id, raw}
+  const std::string& name() const { return collection_.full_name(); }
+
+ private:
+  std::unique_ptr<mongo::MongoClient> client_;
+  mongo::Collection collection_;
+  size_t batch_;
+  std::vector<mongo::Document> docs_;
+  int64_t inserted_ = 0, duplicates_ = 0, raw_ = 0;
+};
 
 }  // namespace pv::ingest
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cc/common/config.h"
 #include "cc/common/status.h"
 
 namespace pv::mongo {
@@ -107,22 +108,6 @@ void EnsureInitialized() {
     mongoc_init();
     std::atexit(mongoc_cleanup);
   });
-}
-
-std::string RedactUri(absl::string_view uri) {
-  const size_t scheme = uri.find("://");
-  if (scheme == absl::string_view::npos) return std::string(uri);
-  const size_t start = scheme + 3;
-  size_t end = uri.find_first_of("/?", start);
-  if (end == absl::string_view::npos) end = uri.size();
-  const absl::string_view authority = uri.substr(start, end - start);
-  const size_t at = authority.rfind('@');
-  if (at == absl::string_view::npos) return std::string(uri);
-  const absl::string_view userinfo = authority.substr(0, at);
-  const size_t colon = userinfo.find(':');
-  if (colon == absl::string_view::npos) return std::string(uri);
-  return absl::StrCat(uri.substr(0, start), userinfo.substr(0, colon), ":***",
-                      uri.substr(start + at));
 }
 
 // ---------------------------------------------------------------------------
@@ -348,7 +333,7 @@ absl::StatusOr<std::unique_ptr<MongoClient>> MongoClient::Connect(absl::string_v
                                                                   absl::Duration timeout) {
   EnsureInitialized();
   const std::string text(uri_text);
-  const std::string redacted = RedactUri(text);
+  const std::string redacted = RedactSecrets(text);
   bson_error_t error;
   mongoc_uri_t* uri = mongoc_uri_new_with_error(text.c_str(), &error);
   if (uri == nullptr) {

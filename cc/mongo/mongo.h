@@ -29,9 +29,6 @@ namespace pv::mongo {
 // at exit. Every entry point below calls it, so callers need not.
 void EnsureInitialized();
 
-// "mongodb://user:secret@host/" -> "mongodb://user:***@host/".
-std::string RedactUri(absl::string_view uri);
-
 // An owned BSON document. Movable, not copyable.
 class Document {
  public:

@@ -129,10 +129,8 @@ struct WriterOptions {
   // reaches it (so one large record makes one large block).
   size_t block_bytes = 1 << 20;
   // File name of the published segment, without directory; ".pvseg" is
-  // appended if missing. Must not start with "." or contain "/". Empty:
-  // "<sanitized source>-<UTC yyyymmddTHHMMSS.mmm>-<8 hex random>.pvseg", where
-  // the time is strictly increasing within a process, so the names of
-  // segments one process writes for one source sort in publish order.
+  // appended if missing. Must not start with "." or contain "/". Empty: the
+  // next name of cc/segment/naming.h's scheme for `source`.
   std::string name;
 };
 

@@ -12,7 +12,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +22,7 @@
 #include "cc/segment/coding.h"
 #include "cc/segment/crc32c.h"
 #include "cc/segment/format.h"
+#include "cc/segment/naming.h"
 #include "cc/segment/segment.h"
 
 namespace pv::segment {
@@ -39,41 +39,6 @@ using internal::ZigZag;
 int64_t WrappingDelta(int64_t value, int64_t previous) {
   return static_cast<int64_t>(static_cast<uint64_t>(value) -
                               static_cast<uint64_t>(previous));
-}
-
-std::string SanitizeSource(absl::string_view source) {
-  std::string out;
-  for (char c : source.substr(0, 100)) {
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-    out.push_back(keep ? c : '_');
-  }
-  if (out.empty()) out = "segment";
-  if (out[0] == '.') out[0] = '_';
-  return out;
-}
-
-// Milliseconds for generated names: wall clock, but strictly increasing
-// within the process so two segments never share a timestamp and the names
-// of consecutive segments sort in order.
-int64_t NextNameMillis() {
-  static std::atomic<int64_t> last{0};
-  int64_t now = absl::ToUnixMillis(absl::Now());
-  int64_t prev = last.load();
-  int64_t next;
-  do {
-    next = std::max(now, prev + 1);
-  } while (!last.compare_exchange_weak(prev, next));
-  return next;
-}
-
-std::string GenerateName(absl::string_view source) {
-  absl::Time t = absl::FromUnixMillis(NextNameMillis());
-  std::random_device random;
-  uint32_t suffix = random();
-  return absl::StrCat(SanitizeSource(source), "-",
-                      absl::FormatTime("%Y%m%dT%H%M%E3S", t, absl::UTCTimeZone()),
-                      "-", absl::StrFormat("%08x", suffix), format::kSegmentSuffix);
 }
 
 absl::Status FsyncDirectory(const std::string& dir) {
@@ -201,7 +166,7 @@ absl::StatusOr<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "segment writer: block_bytes must be in [1, ", format::kMaxBlockBodyBytes / 2, "]"));
   }
-  std::string name = options.name.empty() ? GenerateName(options.source) : options.name;
+  std::string name = options.name.empty() ? DefaultSegmentName(options.source) : options.name;
   if (!absl::EndsWith(name, format::kSegmentSuffix)) absl::StrAppend(&name, format::kSegmentSuffix);
   if (absl::StartsWith(name, ".") || absl::StrContains(name, "/") ||
       name.size() == strlen(format::kSegmentSuffix)) {

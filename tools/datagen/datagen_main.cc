@@ -26,7 +26,7 @@
 #include "cc/event/event.h"
 #include "cc/star/calendar.h"
 #include "cc/kafka/kafka.h"
-#include "cc/segment/segment.h"
+#include "cc/segment/rolling_writer.h"
 #include "tools/datagen/generator.h"
 
 ABSL_FLAG(int64_t, events, 100000, "number of records to generate");
@@ -72,7 +72,11 @@ int RunToSink(const pv::datagen::GeneratorOptions& options) {
     std::fprintf(stderr, "datagen: cannot create %s: %s\n", dir.c_str(), std::strerror(errno));
     return 1;
   }
-  std::unique_ptr<pv::segment::SegmentWriter> writer;
+  pv::segment::RollingWriterOptions writer_options;
+  writer_options.dir = dir;
+  writer_options.kind = pv::segment::SourceKind::kFile;
+  writer_options.source = "datagen";
+  pv::segment::RollingSegmentWriter writer(writer_options);
   std::unique_ptr<pv::kafka::Producer> producer;
   auto fail = [](const absl::Status& status) {
     std::fprintf(stderr, "datagen: %s\n", std::string(status.message()).c_str());
@@ -86,7 +90,7 @@ int RunToSink(const pv::datagen::GeneratorOptions& options) {
     producer = std::move(*created);
   }
   pv::datagen::EventGenerator generator(options);
-  int64_t bytes = 0, segments = 0;
+  int64_t bytes = 0;
   std::string record;
   for (int64_t seq = 1; generator.remaining() > 0; ++seq) {
     record.clear();
@@ -96,31 +100,14 @@ int RunToSink(const pv::datagen::GeneratorOptions& options) {
     if (producer != nullptr) {
       status = producer->Produce(topic, pv::kafka::kAnyPartition, absl::StrCat(seq), record);
     } else {
-      if (writer == nullptr) {
-        pv::segment::WriterOptions o;
-        o.dir = dir;
-        o.kind = pv::segment::SourceKind::kFile;
-        o.source = "datagen";
-        auto created = pv::segment::SegmentWriter::Create(o);
-        if (!created.ok()) return fail(created.status());
-        writer = std::move(*created);
-      }
       pv::segment::RecordMeta meta;
       meta.offset = seq;
-      status = writer->Append(meta, record);
-      if (status.ok() && writer->payload_bytes() >= (256u << 20)) {
-        status = writer->Publish().status();
-        writer.reset();
-        ++segments;
-      }
+      status = writer.Append(meta, record);
+      if (status.ok()) status = writer.PublishIfDue().status();
     }
     if (!status.ok()) return fail(status);
   }
-  if (writer != nullptr) {
-    absl::Status status = writer->Publish().status();
-    if (!status.ok()) return fail(status);
-    ++segments;
-  }
+  if (absl::Status status = writer.Publish().status(); !status.ok()) return fail(status);
   if (producer != nullptr) {
     absl::Status status = producer->Flush(absl::Minutes(5));
     if (!status.ok()) return fail(status);
@@ -128,7 +115,7 @@ int RunToSink(const pv::datagen::GeneratorOptions& options) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   std::fprintf(stderr, "datagen: %lld records, %lld bytes to %s in %.2f s (%.0f records/s)\n",
                static_cast<long long>(options.events), static_cast<long long>(bytes),
-               topic.empty() ? absl::StrCat(segments, " segment(s) in ", dir).c_str()
+               topic.empty() ? absl::StrCat(writer.segments_published(), " segment(s) in ", dir).c_str()
                              : absl::StrCat("Kafka topic ", topic).c_str(),
                seconds, options.events / std::max(seconds, 1e-9));
   return 0;

@@ -1,8 +1,8 @@
-#include "tools/mongo_check_target.h"
+#include "cc/mongo/target.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace pv::tools {
+namespace pv::mongo {
 
 MongoTarget ResolveMongoTarget(const std::string& flag_uri, const std::string& flag_db,
                                const std::string& flag_collection, ConfigReport* report) {
@@ -14,12 +14,16 @@ MongoTarget ResolveMongoTarget(const std::string& flag_uri, const std::string& f
                          FlagOrEnv("", {"MONGO_PORT"}, "27017"), "/");
     src = "env MONGO_HOST/MONGO_PORT";
   }
-  report->Add("mongo_uri", t.uri, src);
+  if (report != nullptr) report->Add("mongo_uri", t.uri, src);
   t.db = FlagOrEnv(flag_db, {"MONGO_DB"}, "kafka_data_db", &src);
-  report->Add("mongo_db", t.db, src);
+  if (report != nullptr) report->Add("mongo_db", t.db, src);
   t.collection = FlagOrEnv(flag_collection, {"MONGO_COLLECTION"}, "product_views_records", &src);
-  report->Add("mongo_collection", t.collection, src);
+  if (report != nullptr) report->Add("mongo_collection", t.collection, src);
   return t;
 }
 
-}  // namespace pv::tools
+std::string Describe(const MongoTarget& target) {
+  return absl::StrCat(target.db, ".", target.collection, " at ", RedactSecrets(target.uri));
+}
+
+}  // namespace pv::mongo

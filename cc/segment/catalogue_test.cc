@@ -1,4 +1,5 @@
-#include "cc/ingest/offsets.h"
+#include "cc/segment/catalogue.h"
+#include "cc/segment/naming.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,12 +11,12 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
-namespace pv::ingest {
+namespace pv::segment {
 namespace {
 
 std::string MakeTempDir() {
   std::string base = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
-  std::string templ = absl::StrCat(base, "/offsets_test.XXXXXX");
+  std::string templ = absl::StrCat(base, "/catalogue_test.XXXXXX");
   char* d = ::mkdtemp(templ.data());
   EXPECT_NE(d, nullptr);
   return templ;
@@ -32,19 +33,19 @@ void Touch(const std::string& path) {
   ::close(fd);
 }
 
-segment::SegmentInfo Publish(const std::string& dir, segment::SourceKind kind,
+SegmentInfo Publish(const std::string& dir, SourceKind kind,
                              const std::string& source,
                              const std::vector<std::pair<int32_t, int64_t>>& records,
                              SegmentNamer* namer) {
-  segment::WriterOptions o;
+  WriterOptions o;
   o.dir = dir;
   o.kind = kind;
   o.source = source;
   o.name = namer->Next();
-  auto writer = segment::SegmentWriter::Create(o);
+  auto writer = SegmentWriter::Create(o);
   EXPECT_TRUE(writer.ok()) << writer.status();
   for (const auto& [partition, offset] : records) {
-    segment::RecordMeta meta;
+    RecordMeta meta;
     meta.partition = partition;
     meta.offset = offset;
     EXPECT_TRUE((*writer)->Append(meta, "{}").ok());
@@ -111,14 +112,14 @@ TEST(RemoveDeadWritersTempFilesTest, DefaultCheckKeepsOwnProcessFiles) {
   EXPECT_TRUE(Exists(mine));
 }
 
-TEST(PublishedSegmentsTest, NextOffsetIsMaxLastOffsetPlusOnePerTopic) {
+TEST(SegmentCatalogueTest, NextOffsetIsMaxLastOffsetPlusOnePerTopic) {
   const std::string dir = MakeTempDir();
   SegmentNamer namer("x");
-  Publish(dir, segment::SourceKind::kKafka, "views", {{0, 0}, {0, 1}, {1, 5}}, &namer);
-  Publish(dir, segment::SourceKind::kKafka, "views", {{0, 2}, {0, 9}}, &namer);
-  Publish(dir, segment::SourceKind::kKafka, "other", {{2, 100}}, &namer);
-  Publish(dir, segment::SourceKind::kFile, "views", {{-1, 50}}, &namer);
-  PublishedSegments published(dir);
+  Publish(dir, SourceKind::kKafka, "views", {{0, 0}, {0, 1}, {1, 5}}, &namer);
+  Publish(dir, SourceKind::kKafka, "views", {{0, 2}, {0, 9}}, &namer);
+  Publish(dir, SourceKind::kKafka, "other", {{2, 100}}, &namer);
+  Publish(dir, SourceKind::kFile, "views", {{-1, 50}}, &namer);
+  SegmentCatalogue published(dir);
   ASSERT_TRUE(published.Refresh().ok());
   EXPECT_EQ(published.size(), 4u);
   auto next = published.NextKafkaOffsets("views");
@@ -129,16 +130,16 @@ TEST(PublishedSegmentsTest, NextOffsetIsMaxLastOffsetPlusOnePerTopic) {
   EXPECT_TRUE(published.NextKafkaOffsets("none").empty());
 }
 
-TEST(PublishedSegmentsTest, RefreshSeesNewFilesAndForgetsRemovedOnes) {
+TEST(SegmentCatalogueTest, RefreshSeesNewFilesAndForgetsRemovedOnes) {
   const std::string dir = MakeTempDir();
   SegmentNamer namer("x");
-  PublishedSegments published(dir);
+  SegmentCatalogue published(dir);
   ASSERT_TRUE(published.Refresh().ok());
   EXPECT_TRUE(published.NextKafkaOffsets("views").empty());
-  auto first = Publish(dir, segment::SourceKind::kKafka, "views", {{0, 3}}, &namer);
+  auto first = Publish(dir, SourceKind::kKafka, "views", {{0, 3}}, &namer);
   ASSERT_TRUE(published.Refresh().ok());
   EXPECT_EQ(published.NextKafkaOffsets("views")[0], 4);
-  auto second = Publish(dir, segment::SourceKind::kKafka, "views", {{0, 4}}, &namer);
+  auto second = Publish(dir, SourceKind::kKafka, "views", {{0, 4}}, &namer);
   published.Add(second);
   EXPECT_EQ(published.NextKafkaOffsets("views")[0], 5);
   ASSERT_EQ(::unlink(second.path.c_str()), 0);
@@ -146,32 +147,32 @@ TEST(PublishedSegmentsTest, RefreshSeesNewFilesAndForgetsRemovedOnes) {
   EXPECT_EQ(published.NextKafkaOffsets("views")[0], 4);
 }
 
-TEST(PublishedSegmentsTest, CorruptPublishedSegmentIsAnErrorNamingIt) {
+TEST(SegmentCatalogueTest, CorruptPublishedSegmentIsAnErrorNamingIt) {
   const std::string dir = MakeTempDir();
   const std::string bad = absl::StrCat(dir, "/broken.pvseg");
   int fd = ::open(bad.c_str(), O_CREAT | O_WRONLY, 0644);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::write(fd, "garbage!garbage!garbage!garbage!garbage!", 40), 40);
   ::close(fd);
-  PublishedSegments published(dir);
+  SegmentCatalogue published(dir);
   absl::Status s = published.Refresh();
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("broken.pvseg"), absl::string_view::npos) << s;
 }
 
-TEST(PublishedSegmentsTest, NewestOfSourceIsTheLastPublished) {
+TEST(SegmentCatalogueTest, NewestOfSourceIsTheLastPublished) {
   const std::string dir = MakeTempDir();
   SegmentNamer namer("x");
-  Publish(dir, segment::SourceKind::kMongoDb, "db.c", {{-1, 1}, {-1, 2}}, &namer);
-  auto last = Publish(dir, segment::SourceKind::kMongoDb, "db.c", {{-1, 3}}, &namer);
-  Publish(dir, segment::SourceKind::kMongoDb, "db.other", {{-1, 1}}, &namer);
-  PublishedSegments published(dir);
+  Publish(dir, SourceKind::kMongoDb, "db.c", {{-1, 1}, {-1, 2}}, &namer);
+  auto last = Publish(dir, SourceKind::kMongoDb, "db.c", {{-1, 3}}, &namer);
+  Publish(dir, SourceKind::kMongoDb, "db.other", {{-1, 1}}, &namer);
+  SegmentCatalogue published(dir);
   ASSERT_TRUE(published.Refresh().ok());
-  const segment::SegmentInfo* newest = published.Newest(segment::SourceKind::kMongoDb, "db.c");
+  const SegmentInfo* newest = published.Newest(SourceKind::kMongoDb, "db.c");
   ASSERT_NE(newest, nullptr);
   EXPECT_EQ(newest->path, last.path);
-  EXPECT_EQ(published.Newest(segment::SourceKind::kKafka, "db.c"), nullptr);
+  EXPECT_EQ(published.Newest(SourceKind::kKafka, "db.c"), nullptr);
 }
 
 }  // namespace
-}  // namespace pv::ingest
+}  // namespace pv::segment

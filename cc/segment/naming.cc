@@ -1,4 +1,4 @@
-#include "cc/ingest/offsets.h"
+#include "cc/segment/naming.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -21,12 +21,16 @@
 #include "absl/time/time.h"
 #include "cc/common/logging.h"
 #include "cc/common/status.h"
+#include "cc/segment/format.h"
 
-namespace pv::ingest {
+namespace pv::segment {
 namespace {
 
-constexpr absl::string_view kSegmentSuffix = ".pvseg";
-constexpr absl::string_view kTempSuffix = ".pvseg.tmp";
+// ".pvseg.tmp": what a temporary file of a generated name ends with.
+const std::string& TempNameSuffix() {
+  static const std::string suffix = absl::StrCat(format::kSegmentSuffix, format::kTempSuffix);
+  return suffix;
+}
 
 std::string SanitizeSource(absl::string_view source) {
   std::string out;
@@ -59,14 +63,18 @@ bool DefaultProcessAlive(int64_t pid) {
 
 }  // namespace
 
+std::string SanitizeHostName(absl::string_view host) {
+  std::string out;
+  for (char c : host.substr(0, 64)) {
+    out.push_back(absl::ascii_isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  }
+  return out.empty() ? "localhost" : out;
+}
+
 std::string SanitizedHostName() {
   char buf[256] = {0};
   if (::gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
-  std::string out;
-  for (const char* p = buf; *p != '\0' && out.size() < 64; ++p) {
-    out.push_back(absl::ascii_isalnum(static_cast<unsigned char>(*p)) ? *p : '_');
-  }
-  return out.empty() ? "localhost" : out;
+  return SanitizeHostName(buf);
 }
 
 std::string MakeSegmentName(absl::string_view source, int64_t unix_ms, uint64_t seq,
@@ -77,15 +85,23 @@ std::string MakeSegmentName(absl::string_view source, int64_t unix_ms, uint64_t 
       "-", absl::StrFormat("%06d", seq), "-", pid, "-", host);
 }
 
-SegmentNamer::SegmentNamer(std::string source)
-    : source_(std::move(source)), host_(SanitizedHostName()), pid_(::getpid()) {}
+SegmentNamer::SegmentNamer(std::string source, std::string host)
+    : source_(std::move(source)),
+      host_(host.empty() ? SanitizedHostName() : SanitizeHostName(host)),
+      pid_(::getpid()) {}
 
 std::string SegmentNamer::Next() {
   return MakeSegmentName(source_, NextNameMillis(), ++seq_, pid_, host_);
 }
 
+std::string DefaultSegmentName(absl::string_view source) {
+  static std::atomic<uint64_t> seq{0};
+  static const std::string host = SanitizedHostName();
+  return MakeSegmentName(source, NextNameMillis(), ++seq, ::getpid(), host);
+}
+
 std::optional<TempFileOwner> ParseTempFileOwner(absl::string_view name) {
-  if (!absl::ConsumePrefix(&name, ".") || !absl::ConsumeSuffix(&name, kTempSuffix)) {
+  if (!absl::ConsumePrefix(&name, format::kTempPrefix) || !absl::ConsumeSuffix(&name, TempNameSuffix())) {
     return std::nullopt;
   }
   // <source>-<time>-<seq>-<pid>-<host>; the source may itself contain '-'.
@@ -109,11 +125,12 @@ std::optional<TempFileOwner> ParseTempFileOwner(absl::string_view name) {
 }
 
 absl::StatusOr<int> RemoveDeadWritersTempFiles(const std::string& dir,
-                                               std::function<bool(int64_t)> process_alive) {
+                                               std::function<bool(int64_t)> process_alive,
+                                               const std::string& host_name) {
   if (!process_alive) process_alive = DefaultProcessAlive;
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return ErrnoStatus(errno, "open directory", dir);
-  const std::string host = SanitizedHostName();
+  const std::string host = host_name.empty() ? SanitizedHostName() : SanitizeHostName(host_name);
   std::vector<std::string> stale;
   int read_errno = 0;
   for (;;) {
@@ -141,55 +158,4 @@ absl::StatusOr<int> RemoveDeadWritersTempFiles(const std::string& dir,
   return removed;
 }
 
-absl::Status PublishedSegments::Refresh() {
-  PV_ASSIGN_OR_RETURN(std::vector<std::string> paths, segment::ListSegments(dir_));
-  std::map<std::string, segment::SegmentInfo> fresh;
-  for (const std::string& path : paths) {
-    const std::string name = path.substr(path.rfind('/') + 1);
-    auto it = by_name_.find(name);
-    if (it != by_name_.end()) {
-      fresh.emplace(name, std::move(it->second));
-      continue;
-    }
-    absl::StatusOr<std::unique_ptr<segment::SegmentReader>> reader =
-        segment::SegmentReader::Open(path);
-    if (!reader.ok()) {
-      return Annotate(reader.status(),
-                      "cannot resume: a published segment is unreadable (move it away "
-                      "only if you know which records it held)");
-    }
-    fresh.emplace(name, (*reader)->info());
-  }
-  by_name_ = std::move(fresh);
-  return absl::OkStatus();
-}
-
-void PublishedSegments::Add(const segment::SegmentInfo& info) {
-  by_name_[info.path.substr(info.path.rfind('/') + 1)] = info;
-}
-
-absl::flat_hash_map<int32_t, int64_t> PublishedSegments::NextKafkaOffsets(
-    absl::string_view topic) const {
-  absl::flat_hash_map<int32_t, int64_t> next;
-  for (const auto& [name, info] : by_name_) {
-    if (info.kind != segment::SourceKind::kKafka || info.source != topic) continue;
-    for (const segment::PartitionRange& r : info.ranges) {
-      if (r.records == 0) continue;
-      auto [it, inserted] = next.emplace(r.partition, r.last_offset + 1);
-      if (!inserted) it->second = std::max(it->second, r.last_offset + 1);
-    }
-  }
-  return next;
-}
-
-const segment::SegmentInfo* PublishedSegments::Newest(segment::SourceKind kind,
-                                                      absl::string_view source) const {
-  const segment::SegmentInfo* best = nullptr;
-  for (const auto& [name, info] : by_name_) {  // by name: later names win ties
-    if (info.kind != kind || info.source != source || info.records == 0) continue;
-    if (best == nullptr || info.created_unix_ms >= best->created_unix_ms) best = &info;
-  }
-  return best;
-}
-
-}  // namespace pv::ingest
+}  // namespace pv::segment

@@ -1,0 +1,129 @@
+// KafkaSegmentSink: the exactly-once core of consume. Records consumed from
+// the partitions of one topic go into segment files, so that every offset of
+// the topic lands in exactly one published segment, across crashes, restarts
+// and consumer group rebalances.
+//
+// The published segments in the directory are the only record of what was
+// consumed. When the group assigns partitions, the sink reads the footers of
+// the published segments of the topic (SegmentCatalogue) and starts each
+// partition at (largest last_offset) + 1, or at the beginning when there is
+// none; Kafka's committed offsets are written after each publish for lag
+// tools only and never read. Records accumulate in one open segment (a
+// hidden temporary file), published (fsync + rename) when it reaches its size
+// or age, before partitions are revoked, and at shutdown. A crash at any
+// moment loses only the unpublished temporary file, whose records are
+// consumed again after the restart. When the assignment is lost (session
+// timeout) the open segment is discarded instead of published, since another
+// member may already own the partitions. A record at an offset the sink does
+// not expect (left over from a revoked assignment, or before the resume
+// point) is dropped and counted.
+//
+//   KafkaSegmentSink sink(options, raw_store);   // raw_store may be null
+//   PV_RETURN_IF_ERROR(sink.Init());
+//   consumer options.rebalance_listener = &sink;  ... Create, Subscribe ...
+//   sink.set_consumer(consumer.get());
+//   while (...) {
+//     PV_RETURN_IF_ERROR(sink.Append(message.record()));
+//     PV_RETURN_IF_ERROR(sink.PublishIfDue());
+//   }
+//   PV_RETURN_IF_ERROR(sink.PublishOpen());
+//
+// Threading: everything runs on the consumer's polling thread (librdkafka
+// calls the listener methods from Poll and Close). Every member of a group
+// must use the same directory: it is where the offsets live.
+#ifndef PV_INGEST_KAFKA_SEGMENT_SINK_H_
+#define PV_INGEST_KAFKA_SEGMENT_SINK_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cc/ingest/raw_store.h"
+#include "cc/kafka/types.h"
+#include "cc/segment/catalogue.h"
+#include "cc/segment/rolling_writer.h"
+
+namespace pv::ingest {
+
+struct KafkaSegmentSinkOptions {
+  std::string dir;    // the segments directory; must exist
+  std::string topic;  // the one topic consumed
+  segment::Codec codec = segment::Codec::kZstd;
+  uint64_t roll_bytes = uint64_t{256} << 20;
+  absl::Duration roll_age = absl::Minutes(5);
+  std::string host;  // in segment names; empty: this machine's name
+};
+
+// What the sink did, for the summary.
+struct ConsumeTotals {
+  uint64_t messages = 0, bytes = 0;   // appended to segments
+  uint64_t segments = 0, segment_bytes = 0;
+  uint64_t duplicates_dropped = 0;    // records at offsets already consumed
+  uint64_t gaps = 0;                  // offsets skipped by the topic itself
+  uint64_t abandoned = 0;             // open segments discarded (assignment lost)
+};
+
+class KafkaSegmentSink : public kafka::RebalanceListener {
+ public:
+  // `raw_store` is borrowed (may be null) and must outlive the sink.
+  KafkaSegmentSink(KafkaSegmentSinkOptions options, RawStore* raw_store);
+  ~KafkaSegmentSink() override;
+
+  // Reads the published segments of the directory (an unreadable one is an
+  // error naming it: resuming without its offsets could lose or duplicate).
+  absl::Status Init();
+  size_t published_at_start() const { return published_at_start_; }
+
+  // The consumer to commit to and ask for watermarks; borrowed, may change.
+  void set_consumer(kafka::ConsumerControl* consumer) { consumer_ = consumer; }
+
+  // RebalanceListener: resume points from the published segments; publish
+  // before a revocation, discard when the assignment was lost.
+  absl::Status OnAssign(std::vector<kafka::TopicPartitionOffset>* partitions) override;
+  absl::Status OnRevoke(const std::vector<kafka::TopicPartitionOffset>& partitions,
+                        bool lost) override;
+
+  // Appends one consumed record (and hands it to the raw store). Errors name
+  // topic, partition and offset.
+  absl::Status Append(const kafka::ConsumedRecord& record);
+
+  // Publishes the open segment when it reached its size or age.
+  absl::Status PublishIfDue();
+
+  // Flushes the raw store, publishes the open segment (if any; it is
+  // discarded instead when the consumer reports the assignment lost) and
+  // commits its offsets to Kafka for lag tools (a failed commit is only a
+  // warning).
+  absl::Status PublishOpen();
+
+  // Whether every assigned partition has been read up to its high watermark
+  // (asked from the leaders). False while nothing is assigned.
+  absl::StatusOr<bool> AtEnd();
+
+  // "p0=12 p1=0 p2=?" from cached watermarks, and the total where known.
+  std::string LagText(int64_t* total) const;
+
+  const ConsumeTotals& totals() const { return totals_; }
+
+ private:
+  void Abandon(absl::string_view why);
+
+  const KafkaSegmentSinkOptions options_;
+  RawStore* const raw_store_;
+  kafka::ConsumerControl* consumer_ = nullptr;
+  segment::SegmentCatalogue catalogue_;
+  segment::RollingSegmentWriter writer_;
+  size_t published_at_start_ = 0;
+  // Assigned partitions -> next offset expected (-1: from the beginning,
+  // whatever it is now).
+  absl::flat_hash_map<int32_t, int64_t> next_;
+  ConsumeTotals totals_;
+};
+
+}  // namespace pv::ingest
+
+#endif  // PV_INGEST_KAFKA_SEGMENT_SINK_H_

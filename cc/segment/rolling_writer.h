@@ -1,0 +1,95 @@
+// RollingSegmentWriter: the one way the ingestion stages (consume, import,
+// mongo_export, datagen) write segments: open a segment on the first record,
+// append, publish it when it reaches a size or an age (or when told to), then
+// open the next one on the next record. Names come from cc/segment/naming.h.
+//
+//   RollingWriterOptions o;
+//   o.dir = dir;  o.kind = SourceKind::kFile;  o.source = "events.ndjson";
+//   o.roll_bytes = 256 << 20;
+//   RollingSegmentWriter writer(o);
+//   for (...) {
+//     PV_RETURN_IF_ERROR(writer.Append(meta, payload));
+//     PV_ASSIGN_OR_RETURN(auto published, writer.PublishIfDue());
+//   }
+//   PV_ASSIGN_OR_RETURN(auto last, writer.Publish());
+//
+// Each published segment is logged ("published <path> (N records, ...)") and
+// counted. Until it is published a segment is a hidden temporary file that a
+// crash leaves behind (see naming.h for who removes it). Not thread-safe.
+#ifndef PV_SEGMENT_ROLLING_WRITER_H_
+#define PV_SEGMENT_ROLLING_WRITER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "cc/segment/naming.h"
+#include "cc/segment/segment.h"
+
+namespace pv::segment {
+
+struct RollingWriterOptions {
+  std::string dir;  // must exist
+  SourceKind kind = SourceKind::kKafka;
+  std::string source;
+  Codec codec = Codec::kZstd;
+  int level = 1;
+  // Publish once the open segment holds this many payload bytes...
+  uint64_t roll_bytes = uint64_t{256} << 20;
+  // ... or once its first record is this old (PublishIfDue).
+  absl::Duration roll_age = absl::InfiniteDuration();
+  // Host name in the segment names (empty: this machine's).
+  std::string host;
+};
+
+class RollingSegmentWriter {
+ public:
+  explicit RollingSegmentWriter(RollingWriterOptions options);
+  // Abandons the open segment, if any (its records were never published).
+  ~RollingSegmentWriter();
+  RollingSegmentWriter(const RollingSegmentWriter&) = delete;
+  RollingSegmentWriter& operator=(const RollingSegmentWriter&) = delete;
+
+  // Appends one record (SegmentWriter::Append's contract), opening a segment
+  // first when none is open.
+  absl::Status Append(const RecordMeta& meta, absl::string_view payload);
+
+  // Whether a segment is open and reached roll_bytes or roll_age.
+  bool Due() const;
+
+  // Publishes the open segment if Due(); returns its info, or nullopt when
+  // nothing was due.
+  absl::StatusOr<std::optional<SegmentInfo>> PublishIfDue();
+
+  // Publishes the open segment now; nullopt when none is open. After an
+  // error the segment is abandoned (SegmentWriter::Publish).
+  absl::StatusOr<std::optional<SegmentInfo>> Publish();
+
+  // Discards the open segment (its temporary file is removed).
+  void Abandon();
+
+  // The open segment's writer (for its record count or partition ranges),
+  // or null when none is open.
+  SegmentWriter* open() const { return writer_.get(); }
+
+  uint64_t segments_published() const { return segments_published_; }
+  uint64_t bytes_published() const { return bytes_published_; }
+  const RollingWriterOptions& options() const { return options_; }
+
+ private:
+  RollingWriterOptions options_;
+  SegmentNamer namer_;
+  std::unique_ptr<SegmentWriter> writer_;
+  absl::Time opened_;
+  uint64_t segments_published_ = 0;
+  uint64_t bytes_published_ = 0;
+};
+
+}  // namespace pv::segment
+
+#endif  // PV_SEGMENT_ROLLING_WRITER_H_
