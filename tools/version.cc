@@ -2,7 +2,6 @@
 // in one command that the offline toolchain and the system libraries work.
 #include <cstdio>
 
-#include <librdkafka/rdkafka.h>
 #include <libpq-fe.h>
 #include <lz4.h>
 #include <mongoc/mongoc.h>
@@ -10,11 +9,12 @@
 #include <zstd.h>
 
 #include "absl/strings/str_format.h"
+#include "cc/kafka/kafka.h"
 #include "simdjson.h"
 
 int main() {
   absl::PrintF("productview pipeline\n");
-  absl::PrintF("  librdkafka %s\n", rd_kafka_version_str());
+  absl::PrintF("  librdkafka %s\n", pv::kafka::LibraryVersion().c_str());
   absl::PrintF("  libpq      %d\n", PQlibVersion());
   absl::PrintF("  mongoc     %s\n", mongoc_get_version());
   absl::PrintF("  simdjson   kernel %s\n",

@@ -13,6 +13,14 @@ namespace pv::kafka::internal {
 
 void HandleDeleter::operator()(rd_kafka_s* rk) const { rd_kafka_destroy(rk); }
 
+}  // namespace pv::kafka::internal
+
+namespace pv::kafka {
+std::string LibraryVersion() { return rd_kafka_version_str(); }
+}  // namespace pv::kafka
+
+namespace pv::kafka::internal {
+
 namespace {
 
 void ErrorCallback(rd_kafka_t* rk, int err_int, const char* reason, void* opaque) {

@@ -37,6 +37,9 @@ struct rd_kafka_message_s;
 
 namespace pv::kafka {
 
+// librdkafka's version, e.g. "2.0.2".
+std::string LibraryVersion();
+
 namespace internal {
 // Errors reported by librdkafka's background threads (error_cb) and
 // delivery reports (dr_msg_cb), read by the owning wrapper. Thread-safe.

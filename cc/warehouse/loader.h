@@ -30,31 +30,12 @@
 #include "absl/time/time.h"
 #include "cc/warehouse/pg.h"
 #include "cc/star/star_batch.h"
+#include "cc/warehouse/run_record.h"
 
 namespace pv::warehouse {
 
 using star::FactRow;
 using star::StarBatch;
-
-// What the ledger row records besides the loader's own figures. The JSON
-// fields must be valid JSON objects/arrays.
-struct RunDescription {
-  absl::Time started;
-  std::string inputs_json = "[]";
-  std::string counts_json = "{}";
-  std::string timings_json = "{}";
-};
-
-struct LoadStats {
-  int64_t run_id = 0;
-  int64_t new_members = 0;  // over the four keyed dimensions
-  int64_t fact_rows = 0;
-  std::string fact_checksum;
-  double dimension_seconds = 0;
-  double fact_copy_seconds = 0;
-  double fact_index_seconds = 0;
-  double commit_seconds = 0;
-};
 
 struct LoaderOptions {
   // Connection string for the side connections that build fact partitions

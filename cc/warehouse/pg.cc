@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "cc/common/config.h"
+#include "cc/common/status.h"
 
 namespace pv::warehouse {
 namespace {
@@ -244,6 +246,36 @@ std::string QuoteIdent(absl::string_view ident) {
 
 std::string QuoteLiteral(absl::string_view literal) {
   return absl::StrCat("'", absl::StrReplaceAll(literal, {{"'", "''"}}), "'");
+}
+
+// --pg, else libpq's own PG* environment, else the seed's POSTGRES_* names.
+// The password never goes into the conninfo: libpq reads PGPASSWORD.
+absl::StatusOr<std::string> ResolveConnInfo(const std::string& flag, std::string* source) {
+  const std::string& pg = flag;
+  if (!pg.empty()) {
+    *source = "flag";
+    return pg;
+  }
+  for (const char* name : {"PGHOST", "PGPORT", "PGDATABASE", "PGSERVICE"}) {
+    const char* v = std::getenv(name);
+    if (v != nullptr && *v != '\0') {
+      *source = "env PG*";
+      return std::string();
+    }
+  }
+  std::string host = FlagOrEnv("", {"POSTGRES_HOST"}, "localhost");
+  std::string port = FlagOrEnv("", {"POSTGRES_PORT"}, "5432");
+  std::string user = FlagOrEnv("", {"POSTGRES_USER"}, "postgres");
+  std::string db = FlagOrEnv("", {"POSTGRES_DB"}, "postgres");
+  const char* password = std::getenv("POSTGRES_PASSWORD");
+  if (password != nullptr && std::getenv("PGPASSWORD") == nullptr) {
+    PV_ASSIGN_OR_RETURN(std::string secret,
+                        ReadSecret(password, "POSTGRES_PASSWORD"));
+    setenv("PGPASSWORD", secret.c_str(), 1);
+  }
+  *source = "env POSTGRES_*";
+  return absl::StrCat("host=", host, " port=", port, " user=", user,
+                      " dbname=", db);
 }
 
 }  // namespace pv::warehouse

@@ -89,6 +89,16 @@ class PgConnection {
   pg_conn* conn_;
 };
 
+// The connection string of a stage, first match wins: `flag` (a conninfo or
+// URI); libpq's own environment when any of PGHOST, PGPORT, PGDATABASE,
+// PGSERVICE is set (returns "": libpq reads PG* itself); else the seed's
+// POSTGRES_HOST (localhost), POSTGRES_PORT (5432), POSTGRES_USER
+// (postgres), POSTGRES_DB (postgres), with POSTGRES_PASSWORD (literal or
+// @file) exported as PGPASSWORD when that is unset, so that the password
+// never enters the conninfo. *source says which ("flag", "env PG*", "env
+// POSTGRES_*").
+absl::StatusOr<std::string> ResolveConnInfo(const std::string& flag, std::string* source);
+
 // Quotes an identifier ("fact_product_views_d20240101").
 std::string QuoteIdent(absl::string_view ident);
 // Quotes a literal ('it''s').
