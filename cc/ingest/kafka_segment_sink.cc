@@ -104,6 +104,7 @@ absl::Status KafkaSegmentSink::Append(const kafka::ConsumedRecord& m) {
   const std::string where =
       absl::StrCat("topic ", options_.topic, " partition ", m.partition, " offset ", offset);
   PV_RETURN_IF_ERROR(writer_.Append(meta, m.value), where);
+  open_start_.emplace(m.partition, it->second >= 0 ? it->second : offset);
   if (raw_store_ != nullptr) {
     PV_RETURN_IF_ERROR(raw_store_->Add(options_.topic, m.partition, offset, m.value), where);
   }
@@ -124,13 +125,26 @@ absl::Status KafkaSegmentSink::PublishOpen() {
     Abandon("the assignment was lost before publishing");
     return absl::OkStatus();
   }
+  // Where the consumer stands now: past every record appended, and past the
+  // transaction markers that followed them.
+  for (const auto& [partition, start] : open_start_) {
+    auto it = next_.find(partition);
+    if (it == next_.end()) continue;  // not ours any more: [first, last + 1)
+    int64_t end = it->second;
+    if (consumer_ != nullptr) {
+      end = std::max(end, consumer_->Position(options_.topic, partition));
+    }
+    writer_.open()->SetPositions(partition, start, end);
+    it->second = end;
+  }
+  open_start_.clear();
   PV_ASSIGN_OR_RETURN(std::optional<segment::SegmentInfo> info, writer_.Publish());
   catalogue_.Add(*info);
   ++totals_.segments;
   totals_.segment_bytes += info->file_bytes;
   std::vector<kafka::TopicPartitionOffset> commit;
   for (const segment::PartitionRange& r : info->ranges) {
-    commit.push_back({options_.topic, r.partition, r.last_offset + 1});
+    commit.push_back({options_.topic, r.partition, r.end_position});
   }
   if (consumer_ != nullptr) {
     absl::Status committed = consumer_->Commit(commit);
@@ -180,6 +194,7 @@ void KafkaSegmentSink::Abandon(absl::string_view why) {
   PV_LOG(WARNING) << "discarding the open segment (" << open->records()
                   << " records, consumed again by whoever owns the partitions): " << why;
   writer_.Abandon();
+  open_start_.clear();
   ++totals_.abandoned;
 }
 

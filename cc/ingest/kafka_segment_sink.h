@@ -6,8 +6,11 @@
 // The published segments in the directory are the only record of what was
 // consumed. When the group assigns partitions, the sink reads the footers of
 // the published segments of the topic (SegmentCatalogue) and starts each
-// partition at (largest last_offset) + 1, or at the beginning when there is
-// none; Kafka's committed offsets are written after each publish for lag
+// partition at the largest end position (see segment.h's PartitionRange), or
+// at the beginning when there is none; each segment records, per partition,
+// the consumer's position before its first record and after its last, so
+// that consecutive segments meet exactly (offsets taken by transaction
+// markers included) and a missing segment is a provable hole; Kafka's committed offsets are written after each publish for lag
 // tools only and never read. Records accumulate in one open segment (a
 // hidden temporary file), published (fsync + rename) when it reaches its size
 // or age, before partitions are revoked, and at shutdown. A crash at any
@@ -121,6 +124,9 @@ class KafkaSegmentSink : public kafka::RebalanceListener {
   // Assigned partitions -> next offset expected (-1: from the beginning,
   // whatever it is now).
   absl::flat_hash_map<int32_t, int64_t> next_;
+  // Partitions in the open segment -> where the consumer stood before their
+  // first record in it (the segment's start position).
+  absl::flat_hash_map<int32_t, int64_t> open_start_;
   ConsumeTotals totals_;
 };
 

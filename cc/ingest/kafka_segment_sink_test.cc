@@ -40,10 +40,14 @@ class FakeConsumer : public kafka::ConsumerControl {
     auto it = high.find(p);
     return kafka::PartitionWatermarks{p, 0, it == high.end() ? 0 : it->second};
   }
-  int64_t Position(absl::string_view, int32_t) const override { return -1; }
+  int64_t Position(absl::string_view, int32_t p) const override {
+    auto it = position.find(p);
+    return it == position.end() ? -1 : it->second;
+  }
 
   std::map<int32_t, int64_t> committed;
   std::map<int32_t, int64_t> high;
+  std::map<int32_t, int64_t> position;  // what Position() reports
   bool lost = false;
 };
 
@@ -172,6 +176,44 @@ TEST_F(KafkaSegmentSinkTest, AGapIsCountedAndTheRecordKept) {
   ASSERT_TRUE(sink.PublishOpen().ok());
   EXPECT_EQ(sink.totals().gaps, 1u);
   EXPECT_EQ(PublishedOffsets(dir_).size(), 2u);
+}
+
+// Offsets taken by transaction markers: the consumer's position runs past the
+// last record; the segment's end position says so, the next segment starts
+// there, and a restart resumes there.
+TEST_F(KafkaSegmentSinkTest, SegmentsRecordTheConsumerPositionsAndMeetExactly) {
+  {
+    KafkaSegmentSink sink(Options(), nullptr);
+    ASSERT_TRUE(sink.Init().ok());
+    sink.set_consumer(&consumer_);
+    Assign(sink, {0});
+    ASSERT_TRUE(Append(sink, 0, 0).ok());
+    ASSERT_TRUE(Append(sink, 0, 1).ok());
+    consumer_.position[0] = 3;  // offset 2 is a commit marker
+    ASSERT_TRUE(sink.PublishOpen().ok());
+    ASSERT_TRUE(Append(sink, 0, 3).ok());
+    consumer_.position[0] = 4;
+    ASSERT_TRUE(sink.PublishOpen().ok());
+    EXPECT_EQ(sink.totals().gaps, 0u);  // 2 was expected to be absent
+  }
+  auto paths = segment::ListSegments(dir_);
+  ASSERT_TRUE(paths.ok());
+  ASSERT_EQ(paths->size(), 2u);
+  std::vector<segment::PartitionRange> ranges;
+  for (const std::string& path : *paths) {
+    auto reader = segment::SegmentReader::Open(path);
+    ASSERT_TRUE(reader.ok());
+    ranges.push_back((*reader)->info().ranges.at(0));
+  }
+  EXPECT_EQ(ranges[0].start_position, 0);
+  EXPECT_EQ(ranges[0].end_position, 3);
+  EXPECT_EQ(ranges[1].start_position, 3);
+  EXPECT_EQ(ranges[1].first_offset, 3);
+  EXPECT_EQ(ranges[1].end_position, 4);
+  EXPECT_THAT(consumer_.committed, ElementsAre(Pair(0, 4)));
+  KafkaSegmentSink restarted(Options(), nullptr);
+  ASSERT_TRUE(restarted.Init().ok());
+  EXPECT_THAT(Assign(restarted, {0}), ElementsAre(Pair(0, 4)));
 }
 
 TEST_F(KafkaSegmentSinkTest, ARevocationPublishesWhatWasAppended) {

@@ -42,8 +42,8 @@ absl::flat_hash_map<int32_t, int64_t> SegmentCatalogue::NextKafkaOffsets(
     if (info.kind != SourceKind::kKafka || info.source != topic) continue;
     for (const PartitionRange& r : info.ranges) {
       if (r.records == 0) continue;
-      auto [it, inserted] = next.emplace(r.partition, r.last_offset + 1);
-      if (!inserted) it->second = std::max(it->second, r.last_offset + 1);
+      auto [it, inserted] = next.emplace(r.partition, r.end_position);
+      if (!inserted) it->second = std::max(it->second, r.end_position);
     }
   }
   return next;

@@ -2,8 +2,8 @@
 // their footers, for the ingestion stages that resume from them.
 //
 // The published segments are the source of truth for what was ingested: a
-// Kafka partition resumes at (largest last_offset of any published segment
-// of the topic) + 1, a MongoDB export after the last _id of the newest
+// Kafka partition resumes at the largest end position of any published
+// segment of the topic, a MongoDB export after the last _id of the newest
 // published segment of the collection. Kafka's committed offsets are only
 // informational.
 //
@@ -41,7 +41,8 @@ class SegmentCatalogue {
   void Add(const SegmentInfo& info);
 
   // For every partition of `topic` found in Kafka segments: the next offset
-  // to consume, 1 + the largest last_offset.
+  // to consume, the largest end position (1 + the largest last_offset, or
+  // past the transaction markers the consumer had read; see PartitionRange).
   absl::flat_hash_map<int32_t, int64_t> NextKafkaOffsets(absl::string_view topic) const;
 
   // The newest (largest created_unix_ms, then file name) non-empty segment

@@ -1,4 +1,5 @@
-// On-disk constants of the segment file format, version 1.
+// On-disk constants of the segment file format, version 2 (readers also
+// read version 1).
 //
 // This header and FORMAT.md (beside it) are the one description of the
 // format: every reader, writer, test and tool that touches segment bytes takes
@@ -25,7 +26,10 @@ inline constexpr char kSegmentSuffix[] = ".pvseg";
 inline constexpr char kTempPrefix[] = ".";
 inline constexpr char kTempSuffix[] = ".tmp";
 
-inline constexpr uint32_t kFormatVersion = 1;
+// Writers write kFormatVersion; readers accept kMinFormatVersion up to it.
+// Version 2 added each partition's start and end positions to the footer.
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kMinFormatVersion = 1;
 
 // ---- File header (at offset 0) ------------------------------------------
 // 0   8  kFileMagic
@@ -93,6 +97,11 @@ inline constexpr size_t kMinRecordBytes = 6;
 //     zigzag varint first offset (of the first record appended)
 //     zigzag varint last offset (of the last record appended)
 //     varint record count
+//     version 2 only:
+//     zigzag varint start position (<= first offset: where the writer's
+//       source stood before the first record, e.g. a consumer's position)
+//     zigzag varint end position (> last offset: where it stood after the
+//       last record, past offsets that were never records)
 //   varint length + first record's source_id
 //   varint length + last record's source_id
 //   u32 CRC32C of all preceding footer bytes

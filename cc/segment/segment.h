@@ -95,11 +95,19 @@ struct RecordView {
 // Offsets seen for one partition in a segment: first_offset of the first
 // record appended for it, last_offset of the last one (for Kafka sources the
 // writer enforces strictly increasing offsets, so these are min and max).
+// [start_position, end_position) is the span of the source the segment
+// covers: the Kafka consumer's position before its first record and after
+// its last, so that offsets which were never records (transaction markers,
+// aborted or compacted records) belong to a segment and consecutive segments
+// of a partition meet exactly. Without positions (version 1 files, writers
+// that set none) it is [first_offset, last_offset + 1).
 struct PartitionRange {
   int32_t partition;
   int64_t first_offset;
   int64_t last_offset;
   uint64_t records;
+  int64_t start_position = 0;
+  int64_t end_position = 0;
 };
 
 // What a segment holds, from its header and footer.
@@ -115,6 +123,10 @@ struct SegmentInfo {
   std::vector<PartitionRange> ranges;  // sorted by partition
   std::string first_source_id, last_source_id;  // of the first and last record
   int64_t created_unix_ms = 0;
+  uint32_t format_version = 0;
+  // CRC32C of the footer: with file_bytes, the identity of the segment's
+  // bytes (two files with equal footers hold the same records).
+  uint32_t footer_crc = 0;
 };
 
 struct WriterOptions {
@@ -161,6 +173,12 @@ class SegmentWriter {
   // file is removed and nothing is published.
   absl::StatusOr<SegmentInfo> Publish();
 
+  // Records where the source stood around this segment's records of
+  // `partition` (see PartitionRange): `start` <= its first offset and `end`
+  // > its last. Checked at Publish (InvalidArgument); may be called again to
+  // move them. Partitions without positions get [first, last + 1).
+  void SetPositions(int32_t partition, int64_t start, int64_t end);
+
   // Deletes the temporary file; the writer is unusable afterwards.
   void Abandon();
 
@@ -203,6 +221,7 @@ class SegmentWriter {
   };
   std::vector<BlockEntry> blocks_;
   absl::flat_hash_map<int32_t, PartitionRange> ranges_;
+  absl::flat_hash_map<int32_t, std::pair<int64_t, int64_t>> positions_;
   std::string first_source_id_, last_source_id_;
   uint64_t records_ = 0;
   uint64_t payload_bytes_ = 0;

@@ -116,12 +116,13 @@ absl::Status SegmentReader::Load() {
   }
   if (got >= format::kHeaderVersionOffset + 4) {
     uint32_t version = GetFixed32(fixed + format::kHeaderVersionOffset);
-    if (version != format::kFormatVersion) {
+    if (version < format::kMinFormatVersion || version > format::kFormatVersion) {
       return absl::UnimplementedError(absl::StrCat(
           "file ", path, ": unsupported segment format version ", version,
-          " (this build reads ", format::kFormatVersion, ") at offset ",
-          format::kHeaderVersionOffset));
+          " (this build reads versions ", format::kMinFormatVersion, " to ",
+          format::kFormatVersion, ") at offset ", format::kHeaderVersionOffset));
     }
+    info_.format_version = version;
   }
   if (got < format::kHeaderFixedSize) {
     return data_loss("truncated or torn: file ends at offset ", size,
@@ -232,6 +233,7 @@ absl::Status SegmentReader::Load() {
   if (got != footer_size) return data_loss("short read of footer at offset ", footer_at);
   const size_t footer_crc_at = footer_size - format::kCrcSize;
   const uint32_t footer_crc = Crc32c(footer.data(), footer_crc_at);
+  info_.footer_crc = footer_crc;
   if (footer_crc != GetFixed32(&footer[footer_crc_at])) {
     return data_loss("footer at offset ", footer_at, ": CRC32C mismatch (stored ",
                      absl::StrFormat("0x%08x", GetFixed32(&footer[footer_crc_at])),
@@ -288,6 +290,15 @@ absl::Status SegmentReader::Load() {
     if (!in.GetZigZag(&partition) || !in.GetZigZag(&r.first_offset) ||
         !in.GetZigZag(&r.last_offset) || !in.GetVarint(&r.records)) {
       return malformed(absl::StrCat("range ", p));
+    }
+    if (info_.format_version >= 2) {
+      if (!in.GetZigZag(&r.start_position) || !in.GetZigZag(&r.end_position) ||
+          r.start_position > r.first_offset || r.end_position <= r.last_offset) {
+        return malformed(absl::StrCat("range ", p, " positions"));
+      }
+    } else {
+      r.start_position = r.first_offset;
+      r.end_position = static_cast<int64_t>(static_cast<uint64_t>(r.last_offset) + 1);
     }
     if (partition < INT32_MIN || partition > INT32_MAX || r.records == 0 ||
         (!info_.ranges.empty() && partition <= info_.ranges.back().partition)) {

@@ -342,6 +342,69 @@ TEST(SegmentTest, KafkaOffsetsMustIncreaseWithinAPartition) {
   EXPECT_EQ(ReadAll(info->path).size(), 3u);
 }
 
+TEST(SegmentTest, PositionsAroundTheOffsetsAreKeptAndChecked) {
+  const std::string dir = MakeTempDir();
+  WriterOptions options;
+  options.dir = dir;
+  auto writer = SegmentWriter::Create(options);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Append({0, 10, 0, "", ""}, "a").ok());
+  ASSERT_TRUE((*writer)->Append({0, 12, 0, "", ""}, "b").ok());  // 11: a marker, say
+  ASSERT_TRUE((*writer)->Append({1, 5, 0, "", ""}, "c").ok());
+  (*writer)->SetPositions(0, 9, 14);  // the consumer stood at 9, then 14
+  auto info = (*writer)->Publish();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->format_version, 2u);
+  ASSERT_EQ(info->ranges.size(), 2u);
+  EXPECT_EQ(info->ranges[0].start_position, 9);
+  EXPECT_EQ(info->ranges[0].end_position, 14);
+  // Without positions: [first, last + 1).
+  EXPECT_EQ(info->ranges[1].start_position, 5);
+  EXPECT_EQ(info->ranges[1].end_position, 6);
+  auto reader = SegmentReader::Open(info->path);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->info().ranges[0].start_position, 9);
+  EXPECT_EQ((*reader)->info().ranges[0].end_position, 14);
+  EXPECT_EQ((*reader)->info().footer_crc, info->footer_crc);
+  EXPECT_NE(info->footer_crc, 0u);
+
+  // Positions that do not cover the offsets are refused at publish.
+  auto bad = SegmentWriter::Create(options);
+  ASSERT_TRUE(bad.ok());
+  ASSERT_TRUE((*bad)->Append({0, 10, 0, "", ""}, "a").ok());
+  (*bad)->SetPositions(0, 11, 20);
+  auto refused = (*bad)->Publish();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("positions [11, 20)"));
+}
+
+// A file written by the version-1 writer (the import of three lines, kept in
+// testdata) still reads; its positions are [first, last + 1).
+TEST(SegmentTest, VersionOneFilesStillRead) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const std::string path =
+      absl::StrCat(srcdir ? srcdir : ".", "/productview/cc/segment/testdata/v1_three_lines.pvseg");
+  auto reader = SegmentReader::Open(path);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const SegmentInfo& info = (*reader)->info();
+  EXPECT_EQ(info.format_version, 1u);
+  EXPECT_EQ(info.kind, SourceKind::kFile);
+  EXPECT_EQ(info.records, 3u);
+  ASSERT_EQ(info.ranges.size(), 1u);
+  EXPECT_EQ(info.ranges[0].first_offset, 1);
+  EXPECT_EQ(info.ranges[0].last_offset, 3);
+  EXPECT_EQ(info.ranges[0].start_position, 1);
+  EXPECT_EQ(info.ranges[0].end_position, 4);
+  std::vector<std::string> payloads;
+  Block block;
+  for (size_t b = 0; b < (*reader)->block_count(); ++b) {
+    ASSERT_TRUE((*reader)->ReadBlock(b, &block).ok());
+    for (size_t i = 0; i < block.size(); ++i) payloads.emplace_back(block.record(i).payload);
+  }
+  ASSERT_EQ(payloads.size(), 3u);
+  EXPECT_EQ(payloads[1], "not json");
+}
+
 TEST(SegmentTest, ExplicitNamesAreValidatedAndNeverReplaced) {
   const std::string dir = MakeTempDir();
   WriterOptions options;
@@ -531,7 +594,7 @@ TEST_F(CorruptionTest, UnknownVersion) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(s.message(),
               HasSubstr("file " + path_ +
-                        ": unsupported segment format version 7 (this build reads 1)"));
+                        ": unsupported segment format version 7 (this build reads versions 1 to 2)"));
   EXPECT_THAT(s.message(), HasSubstr("offset 8"));
 }
 

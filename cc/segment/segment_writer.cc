@@ -351,7 +351,24 @@ absl::StatusOr<SegmentInfo> SegmentWriter::Publish() {
   info.first_source_id = first_source_id_;
   info.last_source_id = last_source_id_;
   info.created_unix_ms = created_unix_ms_;
-  for (const auto& [partition, range] : ranges_) info.ranges.push_back(range);
+  info.format_version = format::kFormatVersion;
+  for (auto [partition, range] : ranges_) {
+    range.start_position = range.first_offset;
+    range.end_position = static_cast<int64_t>(static_cast<uint64_t>(range.last_offset) + 1);
+    if (auto it = positions_.find(partition); it != positions_.end()) {
+      const auto [start, end] = it->second;
+      if (start > range.first_offset || end <= range.last_offset) {
+        status = absl::InvalidArgumentError(absl::StrCat(
+            "segment ", final_path_, ": partition ", partition, " positions [", start, ", ",
+            end, ") do not cover its offsets ", range.first_offset, "..", range.last_offset));
+        Abandon();
+        return status;
+      }
+      range.start_position = start;
+      range.end_position = end;
+    }
+    info.ranges.push_back(range);
+  }
   std::sort(info.ranges.begin(), info.ranges.end(),
             [](const PartitionRange& a, const PartitionRange& b) {
               return a.partition < b.partition;
@@ -373,11 +390,14 @@ absl::StatusOr<SegmentInfo> SegmentWriter::Publish() {
     PutVarint(&footer, ZigZag(r.first_offset));
     PutVarint(&footer, ZigZag(r.last_offset));
     PutVarint(&footer, r.records);
+    PutVarint(&footer, ZigZag(r.start_position));
+    PutVarint(&footer, ZigZag(r.end_position));
   }
   PutLengthPrefixed(&footer, first_source_id_);
   PutLengthPrefixed(&footer, last_source_id_);
   char crc[format::kCrcSize];
-  PutFixed32(crc, Crc32c(footer.data(), footer.size()));
+  info.footer_crc = Crc32c(footer.data(), footer.size());
+  PutFixed32(crc, info.footer_crc);
   footer.append(crc, sizeof(crc));
 
   char trailer[format::kTrailerSize] = {};
@@ -406,6 +426,10 @@ absl::StatusOr<SegmentInfo> SegmentWriter::Publish() {
   PV_RETURN_IF_ERROR(FsyncDirectory(options_.dir), "segment ", final_path_,
                      " renamed but not durable");
   return info;
+}
+
+void SegmentWriter::SetPositions(int32_t partition, int64_t start, int64_t end) {
+  positions_[partition] = {start, end};
 }
 
 void SegmentWriter::Abandon() {
