@@ -117,6 +117,7 @@ phase "deployment files"
 if [[ -x tools/check_deploy.sh ]]; then
   check deploy tools/check_deploy.sh
 fi
+check docs_links python3 tools/check_docs.py
 
 echo
 echo "=== done in $(( $(date +%s) - started ))s"

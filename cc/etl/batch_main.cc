@@ -28,12 +28,25 @@ ABSL_FLAG(std::string, segments, "",
           "Directory of published segment files to read (env PV_SEGMENTS_DIR). "
           "Required.");
 ABSL_FLAG(std::string, date, "",
-          "Load the facts of this day (YYYY-MM-DD). Default: the latest day "
-          "present in the input, as the seed did.");
+          "Reload exactly this day (YYYY-MM-DD), reading only the segments that hold "
+          "it (new segments are applied too). Default: the nightly mode (see --help).");
 ABSL_FLAG(std::string, from, "",
-          "First day (YYYY-MM-DD) of a range to load; use with --to. Each day "
+          "First day (YYYY-MM-DD) of a range to reload; use with --to. Each day "
           "of the range is replaced, even if it has no events.");
 ABSL_FLAG(std::string, to, "", "Last day (YYYY-MM-DD) of the range, inclusive.");
+ABSL_FLAG(bool, full, false,
+          "Read every segment and reload every day they hold (the recovery path, e.g. "
+          "after the record was lost or a warehouse built by an older release).");
+ABSL_FLAG(int, late_days, 7,
+          "Nightly mode: reload stale days up to this many days before the newest day "
+          "the applied segments hold; older stale days are reported and left for an "
+          "explicit --date/--from/--to run.");
+ABSL_FLAG(bool, require_complete, false,
+          "Fail the run (exit 4, nothing loaded) when the segments' offsets have a hole "
+          "or an overlap (a missing or a duplicated segment), instead of warning.");
+ABSL_FLAG(bool, status, false,
+          "Print what the warehouse's record says (applied segments, days loaded, stale "
+          "days, coverage) and what the next default run would read; load nothing.");
 ABSL_FLAG(std::string, pg, "",
           "PostgreSQL connection: a libpq conninfo string or URI, without the "
           "password (put it in PGPASSWORD or ~/.pgpass). Default: libpq's PG* "
@@ -70,15 +83,20 @@ constexpr char kUsageText[] =
     "load segment files into the PostgreSQL star schema.\n"
     "\n"
     "  batch --segments=DIR [--date=YYYY-MM-DD | --from=YYYY-MM-DD "
-    "--to=YYYY-MM-DD]\n"
+    "--to=YYYY-MM-DD | --full] [--status]\n"
     "        [--pg=CONNINFO] [--threads=N] [--quarantine=DIR] "
     "[--metrics-file=FILE]\n"
     "\n"
-    "Reads every segment of DIR, builds the dimensions from all valid events\n"
-    "and the facts of the chosen days, and loads them in one transaction:\n"
-    "a rerun of a day replaces that day's facts, surrogate keys stay stable.\n"
-    "Exit codes: 0 loaded; 1 failed (nothing loaded); 2 bad usage;\n"
-    "3 too many invalid records (nothing loaded); 130 interrupted.";
+    "Nightly mode (the default): reads the segments of DIR not yet applied,\n"
+    "upserts their dimension members, and reloads every stale day (one whose\n"
+    "facts lack some applied segment's events) within --late-days of the\n"
+    "newest day, re-reading only the applied segments that hold those days.\n"
+    "Everything is loaded in one transaction with the record of applied\n"
+    "segments; a rerun of a day replaces that day's facts, surrogate keys stay\n"
+    "stable. --date/--from/--to reload exactly those days; --full re-reads\n"
+    "everything. Exit codes: 0 loaded; 1 failed (nothing loaded); 2 bad usage;\n"
+    "3 too many invalid records (nothing loaded); 4 holes or overlaps with\n"
+    "--require-complete (nothing loaded); 130 interrupted.";
 
 absl::StatusOr<int32_t> ParseDay(const std::string& text, const char* flag) {
   int32_t day = 0;
@@ -89,19 +107,32 @@ absl::StatusOr<int32_t> ParseDay(const std::string& text, const char* flag) {
   return day;
 }
 
-absl::StatusOr<DateSelection> DatesFromFlags() {
+// The mode and days the date flags ask for.
+absl::Status ModeFromFlags(BatchOptions* options) {
   std::string date = absl::GetFlag(FLAGS_date);
   std::string from = absl::GetFlag(FLAGS_from);
   std::string to = absl::GetFlag(FLAGS_to);
+  const bool full = absl::GetFlag(FLAGS_full);
   if (!date.empty() && (!from.empty() || !to.empty())) {
     return absl::InvalidArgumentError("--date and --from/--to exclude each other");
   }
-  if (!date.empty()) {
-    PV_ASSIGN_OR_RETURN(int32_t d, ParseDay(date, "date"));
-    return DateSelection::Range(d, d);
+  if (full && (!date.empty() || !from.empty() || !to.empty())) {
+    return absl::InvalidArgumentError("--full reloads every day: no --date/--from/--to with it");
   }
   if (from.empty() != to.empty()) {
     return absl::InvalidArgumentError("--from and --to go together");
+  }
+  options->late_days = absl::GetFlag(FLAGS_late_days);
+  if (options->late_days < 0) return absl::InvalidArgumentError("--late-days must be >= 0");
+  if (full) {
+    options->mode = RunMode::kFull;
+    return absl::OkStatus();
+  }
+  if (!date.empty()) {
+    PV_ASSIGN_OR_RETURN(int32_t d, ParseDay(date, "date"));
+    options->mode = RunMode::kDays;
+    options->days = {d};
+    return absl::OkStatus();
   }
   if (!from.empty()) {
     PV_ASSIGN_OR_RETURN(int32_t f, ParseDay(from, "from"));
@@ -111,9 +142,12 @@ absl::StatusOr<DateSelection> DatesFromFlags() {
       return absl::InvalidArgumentError(
           "--from/--to spans more than a year: run it in pieces");
     }
-    return DateSelection::Range(f, t);
+    options->mode = RunMode::kDays;
+    for (int32_t d = f; d <= t; ++d) options->days.push_back(d);
+    return absl::OkStatus();
   }
-  return DateSelection::Latest();
+  options->mode = RunMode::kNightly;
+  return absl::OkStatus();
 }
 
 int Run() {
@@ -123,12 +157,11 @@ int Run() {
     PV_LOG(ERROR) << "--segments=DIR is required (see --help)";
     return kExitBadUsage;
   }
-  absl::StatusOr<DateSelection> dates = DatesFromFlags();
-  if (!dates.ok()) {
-    PV_LOG(ERROR) << dates.status().message();
+  if (absl::Status s = ModeFromFlags(&options); !s.ok()) {
+    PV_LOG(ERROR) << s.message();
     return kExitBadUsage;
   }
-  options.dates = *dates;
+  options.require_complete = absl::GetFlag(FLAGS_require_complete);
   const bool load = absl::GetFlag(FLAGS_load);
   std::string pg_source;
   absl::StatusOr<std::string> conninfo =
@@ -154,9 +187,12 @@ int Run() {
 
   ConfigReport report;
   report.Add("segments", options.segments_dir);
-  report.Add("dates", dates->latest ? "latest in input"
-                                    : absl::StrCat(star::DayText(dates->first_day), " .. ",
-                                                   star::DayText(dates->last_day)));
+  report.Add("mode",
+             options.mode == RunMode::kFull ? "full (every segment, every day)"
+             : options.mode == RunMode::kDays
+                 ? absl::StrCat("days ", star::DayText(options.days.front()), " .. ",
+                                star::DayText(options.days.back()))
+                 : absl::StrCat("nightly (late days ", options.late_days, ")"));
   report.Add("postgres", load ? (conninfo->empty() ? "(libpq defaults)" : *conninfo)
                               : "(not loading)",
              pg_source);
@@ -165,7 +201,7 @@ int Run() {
   report.Add("max invalid ratio", absl::StrCat(options.max_invalid_ratio));
   report.Add("simd kernel", ActiveKernelName());
   PV_LOG(INFO) << "configuration:\n" << report.ToString();
-  return RunBatch(options);
+  return absl::GetFlag(FLAGS_status) ? PrintStatus(options) : RunBatch(options);
 }
 
 }  // namespace

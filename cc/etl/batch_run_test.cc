@@ -37,24 +37,52 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// What the policy asked of the warehouse.
+// What the policy asked of the warehouse, and the record it keeps across
+// runs as the real one does.
 struct WarehouseLog {
   int connects = 0;
   int loads = 0;
   size_t fact_rows_loaded = 0;
+  std::vector<int32_t> last_fact_days;
   std::vector<std::string> failures;  // the error of each RecordFailure
   std::vector<std::string> failure_counts;
+  std::vector<std::string> works;  // RunDescription::work_json of every load
+  warehouse::WarehouseRecord record;
 };
 
 class FakeWarehouse : public BatchWarehouse {
  public:
   FakeWarehouse(WarehouseLog* log, absl::Status load_result)
       : log_(log), load_result_(std::move(load_result)) {}
+  absl::StatusOr<warehouse::WarehouseRecord> ReadRecord(bool) override {
+    return log_->record;
+  }
   absl::StatusOr<warehouse::LoadStats> Load(const star::StarBatch& batch,
-                                            const warehouse::RunDescription&) override {
+                                            const warehouse::RunDescription& run,
+                                            const warehouse::RecordUpdate& update) override {
     ++log_->loads;
     if (!load_result_.ok()) return load_result_;
     log_->fact_rows_loaded += batch.facts.size();
+    log_->last_fact_days = batch.fact_days;
+    log_->works.push_back(run.work_json);
+    auto loaded = [&](int32_t d) {
+      return std::binary_search(batch.fact_days.begin(), batch.fact_days.end(), d);
+    };
+    for (warehouse::AppliedSegment& a : log_->record.segments) {
+      std::vector<int32_t> still;
+      for (int32_t d : a.unloaded_days) {
+        if (!loaded(d)) still.push_back(d);
+      }
+      a.unloaded_days = still;
+    }
+    for (warehouse::AppliedSegment a : update.new_segments) {
+      for (const auto& [d, n] : a.day_events) {
+        if (!loaded(d)) a.unloaded_days.push_back(d);
+      }
+      log_->record.segments.push_back(std::move(a));
+    }
+    std::sort(log_->record.segments.begin(), log_->record.segments.end(),
+              [](const auto& x, const auto& y) { return x.name < y.name; });
     warehouse::LoadStats stats;
     stats.run_id = 7;
     stats.fact_rows = static_cast<int64_t>(batch.facts.size());
@@ -62,6 +90,7 @@ class FakeWarehouse : public BatchWarehouse {
   }
   absl::Status RecordFailure(const warehouse::RunDescription& run, const std::vector<int32_t>&,
                              absl::string_view error) override {
+    log_->works.push_back(run.work_json);
     log_->failures.emplace_back(error);
     log_->failure_counts.push_back(run.counts_json);
     return absl::OkStatus();

@@ -53,6 +53,31 @@ std::string MetricsReport::ToText() const {
                     "# TYPE pv_batch_input_bytes gauge\n"
                     "pv_batch_input_bytes ", counts_.payload_bytes, "\n");
   }
+  if (has_work_) {
+    absl::StrAppend(
+        &out,
+        "# HELP pv_batch_segments Segments of the last run: new (applied by it), applied "
+        "(before it), reread (applied ones read again for stale days).\n"
+        "# TYPE pv_batch_segments gauge\n",
+        "pv_batch_segments{kind=\"new\"} ", work_.segments_new, "\n",
+        "pv_batch_segments{kind=\"applied\"} ", work_.segments_applied, "\n",
+        "pv_batch_segments{kind=\"reread\"} ", work_.segments_reread, "\n",
+        "# HELP pv_batch_bytes_read Segment file bytes the last run read.\n"
+        "# TYPE pv_batch_bytes_read gauge\n"
+        "pv_batch_bytes_read ", work_.bytes_read, "\n",
+        "# HELP pv_batch_days_reloaded Days whose facts the last run replaced.\n"
+        "# TYPE pv_batch_days_reloaded gauge\n"
+        "pv_batch_days_reloaded ", work_.days_reloaded, "\n",
+        "# HELP pv_batch_stale_days Stale days left after the last run (beyond the "
+        "lateness horizon: they need an explicit rerun).\n"
+        "# TYPE pv_batch_stale_days gauge\n"
+        "pv_batch_stale_days ", work_.stale_days_left, "\n",
+        "# HELP pv_batch_coverage_issues Holes and overlaps in the offsets of the applied "
+        "segments, per partition.\n"
+        "# TYPE pv_batch_coverage_issues gauge\n",
+        "pv_batch_coverage_issues{kind=\"hole\"} ", work_.holes, "\n",
+        "pv_batch_coverage_issues{kind=\"overlap\"} ", work_.overlaps, "\n");
+  }
   if (!phases_.empty()) {
     absl::StrAppend(&out,
                     "# HELP pv_batch_phase_seconds Wall time per phase of the last run.\n"

@@ -18,20 +18,43 @@
 
 namespace pv::etl {
 
+// The figures of one batch run. Every metric is a gauge about the last run
+// (documented with its HELP line in ToText, and in docs/operations.md).
 class MetricsReport {
  public:
+  // Records by outcome and invalid records by reason.
   void SetCounts(const ScanCounts& counts) { counts_ = counts; has_counts_ = true; }
+  // Wall time of one phase (scan, load_dimensions, ...).
   void SetPhase(const std::string& phase, double seconds) { phases_[phase] = seconds; }
+  // Whether the run committed, and its wall time.
   void SetRun(bool success, double seconds) {
     success_ = success;
     duration_ = seconds;
   }
   void SetFactRows(int64_t rows) { fact_rows_ = rows; }
+  // What the run read and did in the nightly sense (segments new, already
+  // applied and re-read; bytes read; days reloaded; stale days left; holes
+  // and overlaps in the segments' offsets).
+  void SetWork(uint64_t segments_new, uint64_t segments_applied, uint64_t segments_reread,
+               uint64_t bytes_read, uint64_t days_reloaded, uint64_t stale_days_left,
+               uint64_t holes, uint64_t overlaps) {
+    work_ = {segments_new, segments_applied, segments_reread, bytes_read,
+             days_reloaded, stale_days_left, holes, overlaps};
+    has_work_ = true;
+  }
 
+  // The Prometheus text exposition of everything set so far.
   std::string ToText() const;
+  // Writes ToText() to `path` atomically (temporary file + rename).
   absl::Status WriteFile(const std::string& path) const;
 
  private:
+  struct Work {
+    uint64_t segments_new, segments_applied, segments_reread, bytes_read, days_reloaded,
+        stale_days_left, holes, overlaps;
+  };
+  Work work_{};
+  bool has_work_ = false;
   ScanCounts counts_;
   bool has_counts_ = false;
   std::map<std::string, double> phases_;

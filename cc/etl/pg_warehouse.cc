@@ -15,9 +15,14 @@ class PgWarehouse : public BatchWarehouse {
   PgWarehouse(std::unique_ptr<warehouse::PgConnection> conn, warehouse::LoaderOptions options)
       : conn_(std::move(conn)), loader_(conn_.get(), std::move(options)) {}
 
+  absl::StatusOr<warehouse::WarehouseRecord> ReadRecord(bool lock) override {
+    return loader_.ReadRecord(lock);
+  }
+
   absl::StatusOr<warehouse::LoadStats> Load(const star::StarBatch& batch,
-                                            const warehouse::RunDescription& run) override {
-    return loader_.Load(batch, run);
+                                            const warehouse::RunDescription& run,
+                                            const warehouse::RecordUpdate& update) override {
+    return loader_.Load(batch, run, update);
   }
 
   absl::Status RecordFailure(const warehouse::RunDescription& run,

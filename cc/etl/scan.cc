@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
@@ -33,6 +32,8 @@ namespace {
 
 static_assert(segment::kPayloadPadding >= event::kPadding,
               "segment payloads must carry the parser's padding");
+
+using star::kNoPick;
 
 // A grain key with its hash computed once, by the SIMD kernel.
 struct GrainKey {
@@ -67,20 +68,48 @@ struct FactAgg {
 };
 using FactMap = absl::flat_hash_map<GrainKey, FactAgg, GrainKeyHash>;
 
-// An attribute chosen by the earliest event (local_time), ties broken by the
-// smaller derived value: a total order, so any merge order gives one answer.
-struct AttributePick {
-  int64_t time = INT64_MAX;
-  uint32_t value = 0;
-  bool Offer(int64_t t, uint32_t v) {
-    if (t < time || (t == time && v < value)) {
-      time = t;
-      value = v;
-      return true;
-    }
-    return false;
-  }
+GrainKey Key(int32_t day, uint32_t product, uint32_t store, uint32_t referrer, uint32_t device) {
+  return {day, product, store, referrer, device,
+          star::HashGrain(day, product, store, referrer, device)};
+}
+
+// The store rule's candidate: (time, domain), smallest wins.
+struct StorePick {
+  int64_t time = kNoPick;
+  std::string domain;
   bool WouldTake(int64_t t) const { return t <= time; }
+  void Offer(int64_t t, absl::string_view d) {
+    if (t < time || (t == time && d < domain)) {
+      time = t;
+      domain.assign(d.data(), d.size());
+    }
+  }
+};
+
+// The device rule's candidate: (time, code), smallest wins.
+struct DevicePick {
+  int64_t time = kNoPick;
+  uint32_t code = 0;
+  bool WouldTake(int64_t t) const { return t <= time; }
+  void Offer(int64_t t, uint32_t c) {
+    if (t < time || (t == time && c < code)) {
+      time = t;
+      code = c;
+    }
+  }
+};
+
+// What one thread counted of one segment.
+struct SegmentCounts {
+  uint64_t invalid = 0;
+  absl::flat_hash_map<int32_t, uint64_t> day_events;
+};
+
+// Which days keep facts, as one block sees it: [lo, hi], and for a sparse
+// day list the allowed days of that range.
+struct FactWindow {
+  int32_t lo = 1, hi = 0;  // empty
+  const std::vector<uint8_t>* allowed = nullptr;  // indexed by day - lo
 };
 
 // Everything one scan thread owns.
@@ -88,11 +117,13 @@ struct ThreadState {
   event::EventParser parser;
   segment::Block block;
   DimensionDictionary products, stores, referrers, devices;
-  std::vector<AttributePick> store_pick{1};
-  std::vector<AttributePick> device_pick{1};
-  absl::flat_hash_set<int32_t> days;
+  std::vector<StorePick> store_pick{1};
+  std::vector<DevicePick> device_pick{1};
+  absl::flat_hash_map<int32_t, DayEvents> day_events;
+  std::vector<SegmentCounts> segments;  // by input index
   FactMap facts;
-  int32_t latest_day = INT32_MIN;  // latest mode: the day `facts` holds
+  int32_t newest = INT32_MIN;    // kHorizon: newest day seen (or the floor)
+  int32_t pruned_below = INT32_MIN;  // facts of days below this were dropped
   ScanCounts counts;
   // Column buffers of the current block's valid events.
   std::vector<int32_t> col_day;
@@ -108,6 +139,12 @@ struct BlockRef {
   uint32_t block;
 };
 
+// The selection, prepared once for all threads.
+struct Selection {
+  DateSelection dates;
+  std::vector<uint8_t> allowed;  // kDays: allowed[d - days.front()]
+};
+
 uint32_t DeviceCode(ThreadState& st, absl::string_view ua) {
   auto it = st.ua_cache.find(ua);
   if (it != st.ua_cache.end()) return it->second;
@@ -117,10 +154,50 @@ uint32_t DeviceCode(ThreadState& st, absl::string_view ua) {
   return code;
 }
 
-absl::Status ScanBlock(const segment::SegmentReader& reader,
-                       const std::string& path, uint32_t block_index,
-                       const ScanOptions& options, ThreadState& st) {
+// The fact window for the next block of `st`, whose newest day is
+// `block_newest`; in horizon mode, drops facts that fell out of it.
+FactWindow WindowFor(const Selection& sel, ThreadState& st, int32_t block_newest) {
+  FactWindow w;
+  const DateSelection& d = sel.dates;
+  switch (d.mode) {
+    case DateSelection::Mode::kDays:
+      if (!d.days.empty()) {
+        w.lo = d.days.front();
+        w.hi = d.days.back();
+        w.allowed = &sel.allowed;
+      }
+      return w;
+    case DateSelection::Mode::kRange:
+      w.lo = d.first_day;
+      w.hi = d.last_day;
+      return w;
+    case DateSelection::Mode::kAll:
+      w.lo = INT32_MIN;
+      w.hi = INT32_MAX;
+      return w;
+    case DateSelection::Mode::kHorizon: {
+      st.newest = std::max({st.newest, d.newest_floor, block_newest});
+      if (st.newest == INT32_MIN) return w;
+      w.lo = static_cast<int32_t>(std::max<int64_t>(
+          INT32_MIN, static_cast<int64_t>(st.newest) - d.horizon + 1));
+      w.hi = INT32_MAX;
+      if (w.lo > st.pruned_below) {
+        // Days below the window can never come back into it: drop them.
+        absl::erase_if(st.facts, [&](const auto& kv) { return kv.first.day < w.lo; });
+        st.pruned_below = w.lo;
+      }
+      return w;
+    }
+  }
+  return w;
+}
+
+absl::Status ScanBlock(const segment::SegmentReader& reader, const std::string& path,
+                       uint32_t segment_index, uint32_t block_index, bool quarantine,
+                       const ScanOptions& options, const Selection& sel, ThreadState& st) {
   PV_RETURN_IF_ERROR(reader.ReadBlock(block_index, &st.block));
+  if (st.segments.size() <= segment_index) st.segments.resize(options.segments.size());
+  SegmentCounts& seg = st.segments[segment_index];
   const size_t n = st.block.size();
   st.col_day.clear();
   st.col_product.clear();
@@ -130,13 +207,18 @@ absl::Status ScanBlock(const segment::SegmentReader& reader,
   st.col_time.clear();
   uint64_t bytes = 0;
   event::Event ev;
+  // Events arrive clustered by day: remember the last day's counters.
+  int32_t last_day = INT32_MIN;
+  DayEvents* day_counts = nullptr;
+  uint64_t* segment_day_counts = nullptr;
   for (size_t i = 0; i < n; ++i) {
     const segment::RecordView& rec = st.block.record(i);
     bytes += rec.payload.size();
     event::Invalid reason = st.parser.Parse(rec.payload, &ev);
     if (reason != event::Invalid::kOk) {
       ++st.counts.invalid[static_cast<size_t>(reason)];
-      if (options.quarantine != nullptr) {
+      ++seg.invalid;
+      if (quarantine && options.quarantine != nullptr) {
         QuarantinedRecord q;
         q.segment = path;
         q.block = block_index;
@@ -155,11 +237,18 @@ absl::Status ScanBlock(const segment::SegmentReader& reader,
     uint32_t store = st.stores.Intern(ev.store_id);
     uint32_t referrer = st.referrers.Intern(ev.referrer_url);
     uint32_t device = st.devices.Intern(ev.device_id);
-    st.days.insert(ev.day);
+    if (ev.day != last_day) {
+      last_day = ev.day;
+      day_counts = &st.day_events[ev.day];
+      segment_day_counts = &seg.day_events[ev.day];
+    }
+    ++day_counts->valid;
+    day_counts->with_product += product != 0;
+    ++*segment_day_counts;
     if (store != 0) {
       if (store >= st.store_pick.size()) st.store_pick.resize(store + 1);
       if (!ev.current_url.empty() && st.store_pick[store].WouldTake(ev.local_time)) {
-        st.store_pick[store].Offer(ev.local_time, star::CountryIdFromUrl(ev.current_url));
+        st.store_pick[store].Offer(ev.local_time, star::StoreDomain(ev.current_url));
       }
     }
     if (device != 0) {
@@ -183,48 +272,33 @@ absl::Status ScanBlock(const segment::SegmentReader& reader,
   // grain keys (SIMD, 10x the scalar hash), then probe the hash table.
   const size_t valid = st.col_day.size();
   if (valid == 0) return absl::OkStatus();
-  int32_t lo = options.dates.first_day, hi = options.dates.last_day;
-  if (options.dates.latest) {
-    int32_t block_max = MaxDay(st.col_day.data(), valid);
-    if (block_max > st.latest_day) {
-      // Facts of earlier days can never be the latest day's: drop them.
-      st.counts.other_days += st.counts.fact_events + st.counts.skipped_no_product;
-      st.counts.fact_events = 0;
-      st.counts.skipped_no_product = 0;
-      st.facts.clear();
-      st.latest_day = block_max;
-    }
-    lo = hi = st.latest_day;
-  }
+  const FactWindow w = WindowFor(sel, st, MaxDay(st.col_day.data(), valid));
+  if (w.lo > w.hi) return absl::OkStatus();
   st.selected.resize(valid + 16);
   // Selection stays scalar: with AVX2, Highway's CompressStore of 32-bit
   // lanes measured 3.5x slower than this branch-free loop
   // (benchmarks/etl_benchmark.cc, BM_SelectFactRows).
-  size_t k = SelectFactRowsScalar(st.col_day.data(), st.col_product.data(),
-                                  valid, lo, hi, st.selected.data());
-  // Valid events of the fact days without a product feed dimensions only.
-  size_t in_days = 0;
-  for (size_t i = 0; i < valid; ++i) {
-    in_days += st.col_day[i] >= lo && st.col_day[i] <= hi;
-  }
-  st.counts.skipped_no_product += in_days - k;
-  st.counts.other_days += valid - in_days;
-  st.counts.fact_events += k;
-  // Gather the selected rows densely, then hash them in one kernel call.
+  size_t k = SelectFactRowsScalar(st.col_day.data(), st.col_product.data(), valid, w.lo, w.hi,
+                                  st.selected.data());
+  // Gather the selected rows densely (dropping days a sparse list leaves
+  // out), then hash them in one kernel call.
+  size_t kept = 0;
   for (size_t j = 0; j < k; ++j) {
     uint32_t i = st.selected[j];
-    st.col_day[j] = st.col_day[i];
-    st.col_product[j] = st.col_product[i];
-    st.col_store[j] = st.col_store[i];
-    st.col_referrer[j] = st.col_referrer[i];
-    st.col_device[j] = st.col_device[i];
-    st.col_time[j] = st.col_time[i];
+    if (w.allowed != nullptr && !(*w.allowed)[st.col_day[i] - w.lo]) continue;
+    st.col_day[kept] = st.col_day[i];
+    st.col_product[kept] = st.col_product[i];
+    st.col_store[kept] = st.col_store[i];
+    st.col_referrer[kept] = st.col_referrer[i];
+    st.col_device[kept] = st.col_device[i];
+    st.col_time[kept] = st.col_time[i];
+    ++kept;
   }
-  st.hashes.resize(k);
+  st.hashes.resize(kept);
   HashGrains({st.col_day.data(), st.col_product.data(), st.col_store.data(),
               st.col_referrer.data(), st.col_device.data()},
-             k, st.hashes.data());
-  for (size_t j = 0; j < k; ++j) {
+             kept, st.hashes.data());
+  for (size_t j = 0; j < kept; ++j) {
     GrainKey key{st.col_day[j],      st.col_product[j], st.col_store[j],
                  st.col_referrer[j], st.col_device[j],  st.hashes[j]};
     st.facts[key].Add(st.col_time[j]);
@@ -242,13 +316,18 @@ std::vector<uint32_t> MergeDictionary(const DimensionDictionary& local,
   return remap;
 }
 
-void MergePicks(const std::vector<AttributePick>& local,
-                const std::vector<uint32_t>& remap,
-                std::vector<AttributePick>& global) {
+template <typename Pick>
+void MergePicks(const std::vector<Pick>& local, const std::vector<uint32_t>& remap,
+                std::vector<Pick>& global) {
   for (uint32_t id = 1; id < local.size() && id < remap.size(); ++id) {
-    uint32_t g = remap[id];
+    const uint32_t g = remap[id];
     if (g >= global.size()) global.resize(g + 1);
-    if (local[id].time != INT64_MAX) global[g].Offer(local[id].time, local[id].value);
+    if (local[id].time == kNoPick) continue;
+    if constexpr (std::is_same_v<Pick, StorePick>) {
+      global[g].Offer(local[id].time, local[id].domain);
+    } else {
+      global[g].Offer(local[id].time, local[id].code);
+    }
   }
 }
 
@@ -259,12 +338,71 @@ std::vector<std::string> Keys(const DimensionDictionary& dict) {
   return keys;
 }
 
+// fact_events, skipped_no_product and other_days from the day counters.
+void RecountFacts(ScanResult* r) {
+  ScanCounts& c = r->counts;
+  c.fact_events = c.skipped_no_product = 0;
+  uint64_t in_fact_days = 0;
+  for (int32_t d : r->batch.fact_days) {
+    auto it = r->day_events.find(d);
+    if (it == r->day_events.end()) continue;
+    c.fact_events += it->second.with_product;
+    c.skipped_no_product += it->second.valid - it->second.with_product;
+    in_fact_days += it->second.valid;
+  }
+  c.other_days = c.valid - in_fact_days;
+}
+
+// The referrer attributes (a function of the URL) of ordinals [from, end).
+void DeriveReferrerAttributes(star::StarBatch* batch, size_t from) {
+  batch->referrer_attributes.resize(batch->referrers.size());
+  for (size_t i = from; i < batch->referrers.size(); ++i) {
+    const star::Referrer r = star::ClassifyReferrer(batch->referrers[i]);
+    batch->referrer_attributes[i] = {std::string(r.domain), r.type};
+  }
+}
+
+// Appends the members of `from` missing in `to`; returns from-ordinal ->
+// to-ordinal.
+std::vector<uint32_t> RemapMembers(const std::vector<std::string>& from,
+                                   std::vector<std::string>* to) {
+  absl::flat_hash_map<std::string, uint32_t> index;
+  index.reserve(to->size());
+  for (uint32_t i = 0; i < to->size(); ++i) index.emplace((*to)[i], i);
+  std::vector<uint32_t> remap(from.size());
+  for (uint32_t i = 0; i < from.size(); ++i) {
+    auto [it, inserted] = index.emplace(from[i], static_cast<uint32_t>(to->size()));
+    if (inserted) to->push_back(from[i]);
+    remap[i] = it->second;
+  }
+  return remap;
+}
+
 }  // namespace
+
+DateSelection DateSelection::Days(std::vector<int32_t> days) {
+  std::sort(days.begin(), days.end());
+  days.erase(std::unique(days.begin(), days.end()), days.end());
+  DateSelection s;
+  s.mode = Mode::kDays;
+  s.days = std::move(days);
+  return s;
+}
 
 uint64_t ScanCounts::invalid_total() const {
   uint64_t total = 0;
   for (uint64_t v : invalid) total += v;
   return total;
+}
+
+void ScanCounts::Add(const ScanCounts& o) {
+  records += o.records;
+  payload_bytes += o.payload_bytes;
+  valid += o.valid;
+  for (size_t r = 0; r < invalid.size(); ++r) invalid[r] += o.invalid[r];
+  skipped_no_product += o.skipped_no_product;
+  fact_events += o.fact_events;
+  other_days += o.other_days;
 }
 
 absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
@@ -277,9 +415,25 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
     for (size_t b = 0; b < reader->block_count(); ++b) {
       blocks.push_back({seg, static_cast<uint32_t>(b)});
     }
-    result.inputs.push_back(
-        {path, reader->info().records, reader->info().file_bytes});
+    SegmentSummary summary;
+    summary.path = path;
+    summary.records = reader->info().records;
+    summary.file_bytes = reader->info().file_bytes;
+    summary.payload_bytes = reader->info().payload_bytes;
+    result.inputs.push_back(std::move(summary));
     readers.push_back(std::move(reader));
+  }
+  if (!options.quarantine_segment.empty() &&
+      options.quarantine_segment.size() != options.segments.size()) {
+    return absl::InvalidArgumentError("scan: quarantine_segment must match segments");
+  }
+  Selection sel;
+  sel.dates = options.dates;
+  if (sel.dates.mode == DateSelection::Mode::kDays && !sel.dates.days.empty()) {
+    sel.dates = DateSelection::Days(sel.dates.days);  // sorted, unique
+    const int32_t lo = sel.dates.days.front();
+    sel.allowed.assign(static_cast<size_t>(sel.dates.days.back() - lo) + 1, 0);
+    for (int32_t d : sel.dates.days) sel.allowed[d - lo] = 1;
   }
 
   const int threads =
@@ -296,8 +450,10 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
       s = absl::CancelledError("scan interrupted by a shutdown signal");
     } else {
       const BlockRef& ref = blocks[i];
-      s = ScanBlock(*readers[ref.segment], options.segments[ref.segment],
-                    ref.block, options, st);
+      const bool quarantine =
+          options.quarantine_segment.empty() || options.quarantine_segment[ref.segment];
+      s = ScanBlock(*readers[ref.segment], options.segments[ref.segment], ref.segment,
+                    ref.block, quarantine, options, sel, st);
     }
     if (!s.ok()) {
       std::lock_guard<std::mutex> lock(error_mu);
@@ -336,53 +492,50 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
 #endif
   if (!error.ok()) return error;
 
+  // The final window of a horizon: from the newest day any thread saw.
+  int32_t newest = options.dates.newest_floor;
+  for (ThreadState* st : all_states) {
+    for (const auto& [day, unused] : st->day_events) newest = std::max(newest, day);
+  }
+  int32_t keep_from = INT32_MIN;
+  if (options.dates.mode == DateSelection::Mode::kHorizon && newest != INT32_MIN) {
+    keep_from = static_cast<int32_t>(
+        std::max<int64_t>(INT32_MIN, static_cast<int64_t>(newest) - options.dates.horizon + 1));
+  }
+
   // Combine, on this thread, in a fixed order of the thread states. The
   // order affects only ordinals, never the star schema the loader writes.
   DimensionDictionary products, stores, referrers, devices;
-  std::vector<AttributePick> store_pick(1), device_pick(1);
-  absl::flat_hash_set<int32_t> days;
-  int32_t latest = INT32_MIN;
-  for (ThreadState* st : all_states) {
-    latest = std::max(latest, st->latest_day);
-    for (int32_t d : st->days) days.insert(d);
-  }
+  std::vector<StorePick> store_pick(1);
+  std::vector<DevicePick> device_pick(1);
   FactMap facts;
   star::StarBatch& batch = result.batch;
-  ScanCounts& counts = result.counts;
   for (ThreadState* state : all_states) {
     ThreadState& st = *state;
-    result.peak_dictionary_bytes +=
-        st.products.MemoryBytes() + st.stores.MemoryBytes() +
-        st.referrers.MemoryBytes() + st.devices.MemoryBytes();
+    result.peak_dictionary_bytes += st.products.MemoryBytes() + st.stores.MemoryBytes() +
+                                    st.referrers.MemoryBytes() + st.devices.MemoryBytes();
     std::vector<uint32_t> rp = MergeDictionary(st.products, products);
     std::vector<uint32_t> rs = MergeDictionary(st.stores, stores);
     std::vector<uint32_t> rr = MergeDictionary(st.referrers, referrers);
     std::vector<uint32_t> rd = MergeDictionary(st.devices, devices);
     MergePicks(st.store_pick, rs, store_pick);
     MergePicks(st.device_pick, rd, device_pick);
-    counts.records += st.counts.records;
-    counts.payload_bytes += st.counts.payload_bytes;
-    counts.valid += st.counts.valid;
-    for (size_t r = 0; r < counts.invalid.size(); ++r) {
-      counts.invalid[r] += st.counts.invalid[r];
+    result.counts.Add(st.counts);
+    for (const auto& [day, e] : st.day_events) {
+      DayEvents& to = result.day_events[day];
+      to.valid += e.valid;
+      to.with_product += e.with_product;
     }
-    bool facts_count = !options.dates.latest || st.latest_day == latest;
-    if (!facts_count) {
-      // This thread's latest day is not the input's: its facts are of an
-      // earlier day, which this run does not load.
-      counts.other_days += st.counts.fact_events + st.counts.skipped_no_product +
-                           st.counts.other_days;
-      continue;
+    for (size_t s = 0; s < st.segments.size(); ++s) {
+      SegmentSummary& summary = result.inputs[s];
+      summary.invalid += st.segments[s].invalid;
+      for (const auto& [day, n] : st.segments[s].day_events) summary.day_events[day] += n;
     }
-    counts.fact_events += st.counts.fact_events;
-    counts.skipped_no_product += st.counts.skipped_no_product;
-    counts.other_days += st.counts.other_days;
     facts.reserve(facts.size() + st.facts.size());
     for (const auto& [key, agg] : st.facts) {
-      GrainKey g{key.day, rp[key.product], rs[key.store], rr[key.referrer],
-                 rd[key.device], 0};
-      g.hash = star::HashGrain(g.day, g.product, g.store, g.referrer, g.device);
-      facts[g].Merge(agg);
+      if (key.day < keep_from) continue;
+      facts[Key(key.day, rp[key.product], rs[key.store], rr[key.referrer], rd[key.device])]
+          .Merge(agg);
     }
     st.facts = FactMap();  // free as we go
   }
@@ -391,41 +544,124 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
   batch.stores = Keys(stores);
   batch.referrers = Keys(referrers);
   batch.devices = Keys(devices);
+  // Every derived attribute is decided here; the loader only encodes.
   store_pick.resize(stores.size());
   device_pick.resize(devices.size());
-  // Every derived attribute is decided here; the loader only encodes.
-  batch.store_country.resize(stores.size());
+  batch.store_attributes.resize(stores.size());
   for (size_t i = 0; i < stores.size(); ++i) {
-    batch.store_country[i] = static_cast<uint16_t>(
-        store_pick[i].time == INT64_MAX ? star::kUnknownCountry : store_pick[i].value);
+    star::StoreAttributes& a = batch.store_attributes[i];
+    a.pick_time = store_pick[i].time;
+    a.domain = std::move(store_pick[i].domain);
+    a.country = a.pick_time == kNoPick ? star::kUnknownCountry
+                                       : star::CountryIdFromDomain(a.domain);
   }
   batch.device_attributes.resize(devices.size());
   for (size_t i = 0; i < devices.size(); ++i) {
-    batch.device_attributes[i] = device_pick[i].time == INT64_MAX
-                                     ? star::Device()
-                                     : star::Device::FromCode(device_pick[i].value);
+    star::DeviceAttributes& a = batch.device_attributes[i];
+    a.pick_time = device_pick[i].time;
+    a.device = a.pick_time == kNoPick ? star::Device()
+                                      : star::Device::FromCode(device_pick[i].code);
   }
-  batch.referrer_attributes.resize(batch.referrers.size());
-  for (size_t i = 0; i < batch.referrers.size(); ++i) {
-    const star::Referrer r = star::ClassifyReferrer(batch.referrers[i]);
-    batch.referrer_attributes[i] = {std::string(r.domain), r.type};
-  }
-  batch.days.assign(days.begin(), days.end());
-  std::sort(batch.days.begin(), batch.days.end());
-  if (options.dates.latest) {
-    if (latest != INT32_MIN) batch.fact_days.push_back(latest);
-  } else {
-    for (int32_t d = options.dates.first_day; d <= options.dates.last_day; ++d) {
-      batch.fact_days.push_back(d);
-    }
+  DeriveReferrerAttributes(&batch, 0);
+  for (const auto& [day, unused] : result.day_events) batch.days.push_back(day);
+  switch (options.dates.mode) {
+    case DateSelection::Mode::kDays:
+      batch.fact_days = sel.dates.days;
+      break;
+    case DateSelection::Mode::kRange:
+      for (int32_t d = options.dates.first_day; d <= options.dates.last_day; ++d) {
+        batch.fact_days.push_back(d);
+      }
+      break;
+    case DateSelection::Mode::kAll:
+      batch.fact_days = batch.days;
+      break;
+    case DateSelection::Mode::kHorizon:
+      for (int32_t d : batch.days) {
+        if (d >= keep_from) batch.fact_days.push_back(d);
+      }
+      break;
   }
   batch.facts.reserve(facts.size());
   for (const auto& [key, agg] : facts) {
-    batch.facts.push_back({key.day, key.product, key.store, key.referrer,
-                           key.device, agg.count, agg.min_time, agg.max_time,
-                           agg.sum_time});
+    batch.facts.push_back({key.day, key.product, key.store, key.referrer, key.device,
+                           agg.count, agg.min_time, agg.max_time, agg.sum_time});
   }
+  RecountFacts(&result);
   return result;
+}
+
+void MergeScanResults(ScanResult&& other, ScanResult* into) {
+  star::StarBatch& to = into->batch;
+  star::StarBatch& from = other.batch;
+  const size_t referrers_before = to.referrers.size();
+  const std::vector<uint32_t> rp = RemapMembers(from.products, &to.products);
+  const std::vector<uint32_t> rs = RemapMembers(from.stores, &to.stores);
+  const std::vector<uint32_t> rr = RemapMembers(from.referrers, &to.referrers);
+  const std::vector<uint32_t> rd = RemapMembers(from.devices, &to.devices);
+  to.store_attributes.resize(to.stores.size());
+  for (size_t i = 0; i < from.store_attributes.size(); ++i) {
+    star::StoreAttributes& a = to.store_attributes[rs[i]];
+    const star::StoreAttributes& b = from.store_attributes[i];
+    if (b.pick_time < a.pick_time || (b.pick_time == a.pick_time && b.domain < a.domain)) {
+      a = b;
+    }
+  }
+  to.device_attributes.resize(to.devices.size());
+  for (size_t i = 0; i < from.device_attributes.size(); ++i) {
+    star::DeviceAttributes& a = to.device_attributes[rd[i]];
+    const star::DeviceAttributes& b = from.device_attributes[i];
+    if (b.pick_time < a.pick_time ||
+        (b.pick_time == a.pick_time && b.device.Code() < a.device.Code())) {
+      a = b;
+    }
+  }
+  DeriveReferrerAttributes(&to, referrers_before);
+
+  FactMap facts;
+  facts.reserve(to.facts.size() + from.facts.size());
+  auto add = [&](const star::FactRow& f) {
+    FactAgg& agg = facts[Key(f.day, f.product, f.store, f.referrer, f.device)];
+    agg.Merge({f.view_count, f.min_time, f.max_time, f.sum_time});
+  };
+  for (const star::FactRow& f : to.facts) add(f);
+  for (const star::FactRow& f : from.facts) {
+    add({f.day, rp[f.product], rs[f.store], rr[f.referrer], rd[f.device], f.view_count,
+         f.min_time, f.max_time, f.sum_time});
+  }
+  to.facts.clear();
+  for (const auto& [key, agg] : facts) {
+    to.facts.push_back({key.day, key.product, key.store, key.referrer, key.device, agg.count,
+                        agg.min_time, agg.max_time, agg.sum_time});
+  }
+  std::vector<int32_t> days;
+  std::set_union(to.days.begin(), to.days.end(), from.days.begin(), from.days.end(),
+                 std::back_inserter(days));
+  to.days = std::move(days);
+  std::vector<int32_t> fact_days;
+  std::set_union(to.fact_days.begin(), to.fact_days.end(), from.fact_days.begin(),
+                 from.fact_days.end(), std::back_inserter(fact_days));
+  to.fact_days = std::move(fact_days);
+  for (const auto& [day, e] : other.day_events) {
+    DayEvents& d = into->day_events[day];
+    d.valid += e.valid;
+    d.with_product += e.with_product;
+  }
+  into->counts.Add(other.counts);
+  for (SegmentSummary& s : other.inputs) into->inputs.push_back(std::move(s));
+  into->peak_dictionary_bytes += other.peak_dictionary_bytes;
+  RecountFacts(into);
+}
+
+void SelectFactDays(const std::vector<int32_t>& days, ScanResult* result) {
+  star::StarBatch& b = result->batch;
+  b.facts.erase(std::remove_if(b.facts.begin(), b.facts.end(),
+                               [&](const star::FactRow& f) {
+                                 return !std::binary_search(days.begin(), days.end(), f.day);
+                               }),
+                b.facts.end());
+  b.fact_days = days;
+  RecountFacts(result);
 }
 
 }  // namespace pv::etl

@@ -83,14 +83,17 @@ std::string CanonicalText(const star::StarBatch& b) {
   std::vector<std::string> lines;
   for (size_t i = 1; i < b.products.size(); ++i) lines.push_back("P " + b.products[i]);
   for (size_t i = 1; i < b.stores.size(); ++i) {
-    lines.push_back(absl::StrCat("S ", b.stores[i], " ", b.store_country[i]));
+    lines.push_back(absl::StrCat("S ", b.stores[i], " ", b.store_attributes[i].country, " ",
+                                 b.store_attributes[i].domain, " ",
+                                 b.store_attributes[i].pick_time));
   }
   for (size_t i = 1; i < b.referrers.size(); ++i) {
     lines.push_back(absl::StrCat("R ", b.referrers[i], " ", b.referrer_attributes[i].domain,
                                  " ", static_cast<int>(b.referrer_attributes[i].type)));
   }
   for (size_t i = 1; i < b.devices.size(); ++i) {
-    lines.push_back(absl::StrCat("D ", b.devices[i], " ", b.device_attributes[i].Code()));
+    lines.push_back(absl::StrCat("D ", b.devices[i], " ", b.device_attributes[i].device.Code(),
+                                 " ", b.device_attributes[i].pick_time));
   }
   for (int32_t d : b.days) lines.push_back(absl::StrCat("T ", d));
   for (int32_t d : b.fact_days) lines.push_back(absl::StrCat("F ", d));

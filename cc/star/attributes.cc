@@ -117,8 +117,14 @@ absl::string_view UrlHost(absl::string_view url) {
   return host;
 }
 
-uint16_t CountryIdFromUrl(absl::string_view current_url) {
-  absl::string_view host = UrlHost(current_url);
+std::string StoreDomain(absl::string_view current_url) {
+  std::string host = absl::AsciiStrToLower(UrlHost(current_url));
+  absl::string_view domain = host;
+  absl::ConsumePrefix(&domain, "www.");
+  return std::string(domain);
+}
+
+uint16_t CountryIdFromDomain(absl::string_view host) {
   size_t pos = host.rfind("glamira.");
   if (pos == absl::string_view::npos) return kUnknownCountry;
   if (pos > 0 && host[pos - 1] != '.') return kUnknownCountry;
@@ -127,6 +133,10 @@ uint16_t CountryIdFromUrl(absl::string_view current_url) {
     if (suffix == s.suffix) return CountryIdByCode(s.code);
   }
   return kUnknownCountry;
+}
+
+uint16_t CountryIdFromUrl(absl::string_view current_url) {
+  return CountryIdFromDomain(StoreDomain(current_url));
 }
 
 const Country& CountryById(uint16_t id) {

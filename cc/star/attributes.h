@@ -6,6 +6,7 @@
 #define PV_STAR_ATTRIBUTES_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/strings/string_view.h"
 
@@ -25,8 +26,15 @@ struct Country {
   absl::string_view continent;
 };
 inline constexpr uint16_t kUnknownCountry = 0;
-// The country of a storefront URL by its domain (glamira.de -> DE,
-// glamira.co.uk -> GB, glamira.com -> US, ...); kUnknownCountry otherwise.
+// The storefront domain of a page URL (dim_country.store_domain): its host,
+// lower-cased, without a leading "www." ("https://WWW.Glamira.DE/x" ->
+// "glamira.de"); "" when the URL has no host.
+std::string StoreDomain(absl::string_view current_url);
+// The country of a storefront domain (glamira.de -> DE, glamira.co.uk -> GB,
+// glamira.com -> US, ...; any subdomain of them too); kUnknownCountry
+// otherwise. `domain` as StoreDomain gives it.
+uint16_t CountryIdFromDomain(absl::string_view domain);
+// CountryIdFromDomain(StoreDomain(current_url)).
 uint16_t CountryIdFromUrl(absl::string_view current_url);
 const Country& CountryById(uint16_t id);
 

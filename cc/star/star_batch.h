@@ -23,7 +23,29 @@ struct FactRow {
   int64_t sum_time;            // for avg_view_timestamp = sum / count
 };
 
-// dim_referrer's attributes of one referrer URL.
+// An attribute rule's choice for one member: the value derived from the
+// member's earliest event that has one (its local_time is pick_time), ties
+// broken by the smaller value (a total order, so any merge order of any
+// partition of the events gives the same choice, and an incremental run can
+// merge its choice with the warehouse's). kNoPick: no event had a value.
+inline constexpr int64_t kNoPick = INT64_MAX;
+
+// dim_country's attributes of one store, from its earliest event with a
+// non-empty current_url; the value ordered on is the domain (bytewise).
+struct StoreAttributes {
+  int64_t pick_time = kNoPick;
+  std::string domain;                  // StoreDomain(current_url)
+  uint16_t country = kUnknownCountry;  // CountryIdFromDomain(domain)
+};
+
+// dim_device's attributes of one device, from its earliest event with a
+// non-empty user_agent; the value ordered on is Device::Code().
+struct DeviceAttributes {
+  int64_t pick_time = kNoPick;
+  Device device;
+};
+
+// dim_referrer's attributes of one referrer URL (a function of the URL).
 struct ReferrerAttributes {
   std::string domain;  // host without "www."; "" for Direct
   ReferrerType type = ReferrerType::kDirect;
@@ -36,9 +58,9 @@ struct StarBatch {
   std::vector<std::string> referrers;
   std::vector<std::string> devices;
   // Derived attributes, one per ordinal of the dimension above.
-  std::vector<uint16_t> store_country;  // CountryById ids
+  std::vector<StoreAttributes> store_attributes;
   std::vector<ReferrerAttributes> referrer_attributes;
-  std::vector<Device> device_attributes;
+  std::vector<DeviceAttributes> device_attributes;
   // Every day of a valid event (dim_date), sorted.
   std::vector<int32_t> days;
   // The days whose facts this run replaces, sorted; `facts` holds exactly

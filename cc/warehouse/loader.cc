@@ -25,6 +25,14 @@
 namespace pv::warehouse {
 namespace {
 
+// The fact columns the loader writes, in the order it encodes them. Other
+// columns (added by a DBA, nullable or with a default) are left to their
+// defaults.
+constexpr char kFactColumns[] =
+    "date_key, product_key, country_key, referrer_key, device_key, view_count, "
+    "unique_visitors, first_view_time, last_view_time, view_duration_seconds, "
+    "avg_view_timestamp, processed_at";
+
 // Identifies "a batch load" among advisory locks: one load at a time.
 constexpr int64_t kLoadLockId = 0x70765f6c6f616421;  // "pv_load!"
 
@@ -35,13 +43,23 @@ double Seconds(absl::Time since) {
 using star::DateKey;
 using star::DayText;
 
+// An attribute column of a dimension and its SQL type.
+struct Column {
+  const char* name;
+  const char* type = "text";
+};
+
 // A keyed dimension: how to stage its members and where they go.
 struct DimensionSpec {
   const char* table;
   const char* key;      // surrogate key column
   const char* natural;  // natural key column
   // Attribute columns after the natural key, staged and upserted.
-  std::vector<const char*> attributes;
+  std::vector<Column> attributes;
+  // When an existing member d takes the staged attributes s (SQL over d.*
+  // and s.*). Empty: when they differ (attributes that are a function of
+  // the natural key).
+  std::string update_when;
 };
 
 // Drops the primary key, unique constraints and indexes of `table`, and
@@ -92,11 +110,11 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
   const std::string stage = absl::StrCat("pv_stage_", spec.table);
   std::string columns = absl::StrCat("ord integer, ", spec.natural, " text");
   std::vector<std::string> dcols, scols, sets;
-  for (const char* a : spec.attributes) {
-    absl::StrAppend(&columns, ", ", a, " text");
-    dcols.push_back(absl::StrCat("d.", a));
-    scols.push_back(absl::StrCat("s.", a));
-    sets.push_back(absl::StrCat(a, " = s.", a));
+  for (const Column& a : spec.attributes) {
+    absl::StrAppend(&columns, ", ", a.name, " ", a.type);
+    dcols.push_back(absl::StrCat("d.", a.name));
+    scols.push_back(absl::StrCat("s.", a.name));
+    sets.push_back(absl::StrCat(a.name, " = s.", a.name));
   }
   PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
       "CREATE TEMP TABLE ", stage, " (", columns, ") ON COMMIT DROP")));
@@ -118,8 +136,10 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
     });
   };
   const int16_t fields = static_cast<int16_t>(2 + spec.attributes.size());
+  std::string stage_columns = absl::StrCat("ord, ", spec.natural);
+  for (const Column& a : spec.attributes) absl::StrAppend(&stage_columns, ", ", a.name);
   PV_RETURN_IF_ERROR(copy_rows(
-      absl::StrCat("COPY ", stage, " FROM STDIN (FORMAT binary)"), count,
+      absl::StrCat("COPY ", stage, " (", stage_columns, ") FROM STDIN (FORMAT binary)"), count,
       [&](size_t i, CopyBinaryEncoder& e) {
         e.StartRow(fields);
         e.Int4(static_cast<int32_t>(i));
@@ -130,12 +150,13 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
   // few rows and picks nested loops over hundreds of thousands of members.
   PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat("ANALYZE ", stage)));
 
-  // Existing members: their keys, and whether their attributes changed.
-  std::string same = dcols.empty()
-                         ? std::string("true")
-                         : absl::StrCat("(", absl::StrJoin(dcols, ", "),
-                                        ") IS NOT DISTINCT FROM (",
-                                        absl::StrJoin(scols, ", "), ")");
+  // Existing members: their keys, and whether they keep their attributes.
+  std::string same =
+      dcols.empty() ? std::string("true")
+      : !spec.update_when.empty()
+          ? absl::StrCat("NOT coalesce(", spec.update_when, ", false)")
+          : absl::StrCat("(", absl::StrJoin(dcols, ", "), ") IS NOT DISTINCT FROM (",
+                         absl::StrJoin(scols, ", "), ")");
   PV_ASSIGN_OR_RETURN(
       std::string existing,
       conn->CopyOut(absl::StrCat(
@@ -185,7 +206,7 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
       keys[fresh[j]] = static_cast<int32_t>(base + 1 + j);
     }
     std::string cols = absl::StrCat(spec.key, ", ", spec.natural);
-    for (const char* a : spec.attributes) absl::StrAppend(&cols, ", ", a);
+    for (const Column& a : spec.attributes) absl::StrAppend(&cols, ", ", a.name);
     // Maintaining a unique index costs ~8 us per inserted row here, building
     // it ~2 us: when the new members outnumber the existing ones (a first
     // load, a backfill), drop the dimension's indexes, COPY, rebuild them.
@@ -218,7 +239,7 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
     PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
         "CREATE TEMP TABLE ", moved, " (ord integer, key integer) ON COMMIT DROP")));
     PV_RETURN_IF_ERROR(copy_rows(
-        absl::StrCat("COPY ", moved, " FROM STDIN (FORMAT binary)"),
+        absl::StrCat("COPY ", moved, " (ord, key) FROM STDIN (FORMAT binary)"),
         changed.size(), [&](size_t j, CopyBinaryEncoder& e) {
           e.StartRow(2);
           e.Int4(changed[j]);
@@ -365,8 +386,8 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
         bool header = false;
         return Annotate(
             conn->CopyIn(
-                absl::StrCat("COPY pv_staging.", FactPartitionName(c.day),
-                             " FROM STDIN (FORMAT binary)"),
+                absl::StrCat("COPY pv_staging.", FactPartitionName(c.day), " (",
+                             kFactColumns, ") FROM STDIN (FORMAT binary)"),
                 [&](std::string* out) -> absl::StatusOr<bool> {
                   CopyBinaryEncoder e(out);
                   if (!header) {
@@ -412,8 +433,144 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
   return absl::OkStatus();
 }
 
+absl::StatusOr<WarehouseRecord> WarehouseLoader::ReadRecord(bool lock) {
+  if (lock) {
+    PV_RETURN_IF_ERROR(
+        conn_->Exec(absl::StrCat("SELECT pg_advisory_lock(", kLoadLockId, ")")));
+  }
+  WarehouseRecord record;
+  PV_ASSIGN_OR_RETURN(
+      PgResult segments,
+      conn_->Query("SELECT name, file_bytes, footer_crc, records, source_kind, source, run_id, "
+                   "pruned_at IS NOT NULL FROM pv_applied_segment ORDER BY name"));
+  absl::flat_hash_map<std::string, size_t> index;
+  for (int i = 0; i < segments.rows(); ++i) {
+    AppliedSegment a;
+    a.name = std::string(segments.Get(i, 0));
+    a.file_bytes = static_cast<uint64_t>(segments.GetInt(i, 1));
+    a.footer_crc = static_cast<uint32_t>(segments.GetInt(i, 2));
+    a.records = static_cast<uint64_t>(segments.GetInt(i, 3));
+    a.source_kind = std::string(segments.Get(i, 4));
+    a.source = std::string(segments.Get(i, 5));
+    a.run_id = segments.GetInt(i, 6);
+    a.pruned = segments.Get(i, 7) == "t";
+    index.emplace(a.name, record.segments.size());
+    record.segments.push_back(std::move(a));
+  }
+  PV_ASSIGN_OR_RETURN(
+      PgResult ranges,
+      conn_->Query("SELECT segment, partition, first_offset, last_offset, start_position, "
+                   "end_position, records FROM pv_applied_segment_range ORDER BY segment, "
+                   "partition"));
+  for (int i = 0; i < ranges.rows(); ++i) {
+    auto it = index.find(ranges.Get(i, 0));
+    if (it == index.end()) continue;
+    AppliedRange r;
+    r.partition = static_cast<int32_t>(ranges.GetInt(i, 1));
+    r.first_offset = ranges.GetInt(i, 2);
+    r.last_offset = ranges.GetInt(i, 3);
+    r.start_position = ranges.GetInt(i, 4);
+    r.end_position = ranges.GetInt(i, 5);
+    r.records = static_cast<uint64_t>(ranges.GetInt(i, 6));
+    record.segments[it->second].ranges.push_back(r);
+  }
+  PV_ASSIGN_OR_RETURN(
+      PgResult days,
+      conn_->Query("SELECT segment, (day - date '1970-01-01')::int, events, loaded "
+                   "FROM pv_applied_segment_day ORDER BY segment, day"));
+  for (int i = 0; i < days.rows(); ++i) {
+    auto it = index.find(days.Get(i, 0));
+    if (it == index.end()) continue;
+    AppliedSegment& a = record.segments[it->second];
+    const int32_t day = static_cast<int32_t>(days.GetInt(i, 1));
+    a.day_events[day] = static_cast<uint64_t>(days.GetInt(i, 2));
+    if (days.Get(i, 3) != "t") a.unloaded_days.push_back(day);
+  }
+  return record;
+}
+
+void WarehouseLoader::Unlock() {
+  (void)conn_->Exec(absl::StrCat("SELECT pg_advisory_unlock_all()"));
+}
+
+absl::Status WarehouseLoader::WriteRecord(const StarBatch& batch, const RecordUpdate& update,
+                                          int64_t run_id) {
+  const std::vector<AppliedSegment>& segs = update.new_segments;
+  if (!segs.empty()) {
+    PV_RETURN_IF_ERROR(conn_->CopyIn(
+        "COPY pv_applied_segment (name, file_bytes, footer_crc, records, source_kind, source, "
+        "run_id) FROM STDIN (FORMAT binary)",
+        [&, next = size_t{0}, header = false](std::string* chunk) mutable
+        -> absl::StatusOr<bool> {
+          CopyBinaryEncoder e(chunk);
+          if (!header) {
+            e.Header();
+            header = true;
+          }
+          for (; next < segs.size() && chunk->size() < (1 << 20); ++next) {
+            const AppliedSegment& a = segs[next];
+            e.StartRow(7);
+            e.Text(a.name);
+            e.Int8(static_cast<int64_t>(a.file_bytes));
+            e.Int8(a.footer_crc);
+            e.Int8(static_cast<int64_t>(a.records));
+            e.Text(a.source_kind);
+            e.Text(a.source);
+            e.Int8(run_id);
+          }
+          if (next < segs.size()) return true;
+          e.Trailer();
+          return false;
+        }));
+    std::string ranges, days;
+    CopyBinaryEncoder r(&ranges), d(&days);
+    r.Header();
+    d.Header();
+    for (const AppliedSegment& a : segs) {
+      for (const AppliedRange& x : a.ranges) {
+        r.StartRow(7);
+        r.Text(a.name);
+        r.Int4(x.partition);
+        r.Int8(x.first_offset);
+        r.Int8(x.last_offset);
+        r.Int8(x.start_position);
+        r.Int8(x.end_position);
+        r.Int8(static_cast<int64_t>(x.records));
+      }
+      for (const auto& [day, events] : a.day_events) {
+        d.StartRow(4);
+        d.Text(a.name);
+        d.DateFromUnixDay(day);
+        d.Int8(static_cast<int64_t>(events));
+        d.Bool(std::binary_search(batch.fact_days.begin(), batch.fact_days.end(), day));
+      }
+    }
+    r.Trailer();
+    d.Trailer();
+    PV_RETURN_IF_ERROR(conn_->CopyIn(
+        "COPY pv_applied_segment_range (segment, partition, first_offset, last_offset, "
+        "start_position, end_position, records) FROM STDIN (FORMAT binary)",
+        ranges));
+    PV_RETURN_IF_ERROR(conn_->CopyIn(
+        "COPY pv_applied_segment_day (segment, day, events, loaded) FROM STDIN (FORMAT binary)",
+        days));
+  }
+  // The reloaded days now include every applied segment that holds them.
+  if (!batch.fact_days.empty()) {
+    std::vector<std::string> dates;
+    for (int32_t day : batch.fact_days) dates.push_back(DayText(day));
+    PV_RETURN_IF_ERROR(
+        conn_->Query("UPDATE pv_applied_segment_day SET loaded = true WHERE NOT loaded AND "
+                     "day = ANY ($1::date[])",
+                     {absl::StrCat("{", absl::StrJoin(dates, ","), "}")})
+            .status());
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<LoadStats> WarehouseLoader::Load(const StarBatch& batch,
-                                                const RunDescription& run) {
+                                                const RunDescription& run,
+                                                const RecordUpdate& update) {
   LoadStats stats;
   // One load at a time per database, held across the staging phase too;
   // a session lock, so it is released if this process dies.
@@ -423,7 +580,7 @@ absl::StatusOr<LoadStats> WarehouseLoader::Load(const StarBatch& batch,
   absl::Status status = DropStaging(conn_);
   if (status.ok()) status = conn_->Exec("BEGIN");
   if (status.ok()) {
-    status = LoadInTransaction(batch, run, &stats);
+    status = LoadInTransaction(batch, run, update, &stats);
     if (status.ok()) {
       absl::Time t = absl::Now();
       status = Annotate(conn_->Exec("COMMIT"), "commit");
@@ -441,7 +598,7 @@ absl::StatusOr<LoadStats> WarehouseLoader::Load(const StarBatch& batch,
 
 absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
                                                 const RunDescription& run,
-                                                LoadStats* stats) {
+                                                const RecordUpdate& update, LoadStats* stats) {
 
   PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
       "SET LOCAL maintenance_work_mem = ", QuoteLiteral(options_.maintenance_work_mem))));
@@ -450,22 +607,46 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
   absl::Time t = absl::Now();
   PV_ASSIGN_OR_RETURN(
       std::vector<int32_t> product_keys,
-      UpsertDimension(conn_, {"dim_product", "product_key", "product_id", {}},
+      UpsertDimension(conn_, {"dim_product", "product_key", "product_id", {}, ""},
                       batch.products, [](size_t, CopyBinaryEncoder&) {},
                       options_.rebuild_indexes_min_rows, &stats->new_members));
+  // Stores and devices take a run's attributes only where the run's pick
+  // (earliest event, then smallest value) beats the one stored, so that runs
+  // over any split of the segments agree with one run over all of them; an
+  // equal pick still refreshes what is derived from it (a rule fixed in a
+  // newer build).
   PV_ASSIGN_OR_RETURN(
       std::vector<int32_t> store_keys,
       UpsertDimension(
           conn_,
-          {"dim_country", "country_key", "store_id",
-           {"country_name", "country_code", "region", "continent"}},
+          {"dim_country",
+           "country_key",
+           "store_id",
+           {{"country_name"},
+            {"country_code"},
+            {"region"},
+            {"continent"},
+            {"store_domain"},
+            {"attr_time", "bigint"}},
+           "s.attr_time IS NOT NULL AND (d.attr_time IS NULL OR (s.attr_time, "
+           "s.store_domain COLLATE \"C\") < (d.attr_time, d.store_domain COLLATE \"C\") OR "
+           "((s.attr_time, s.store_domain) = (d.attr_time, d.store_domain) AND "
+           "(d.country_name, d.country_code, d.region, d.continent) IS DISTINCT FROM "
+           "(s.country_name, s.country_code, s.region, s.continent)))"},
           batch.stores,
           [&](size_t i, CopyBinaryEncoder& e) {
-            const star::Country& c = star::CountryById(batch.store_country[i]);
+            const star::StoreAttributes& a = batch.store_attributes[i];
+            const star::Country& c = star::CountryById(a.country);
             e.Text(c.name);
             e.Text(c.code);
             e.Text(c.region);
             e.Text(c.continent);
+            e.Text(a.domain);
+            if (a.pick_time == star::kNoPick) {
+              e.Null();
+            } else {
+              e.Int8(a.pick_time);
+            }
           },
           options_.rebuild_indexes_min_rows, &stats->new_members));
   PV_ASSIGN_OR_RETURN(
@@ -473,7 +654,7 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
       UpsertDimension(
           conn_,
           {"dim_referrer", "referrer_key", "referrer_url",
-           {"referrer_domain", "referrer_type"}},
+           {{"referrer_domain"}, {"referrer_type"}}, ""},
           batch.referrers,
           [&](size_t i, CopyBinaryEncoder& e) {
             const star::ReferrerAttributes& r = batch.referrer_attributes[i];
@@ -485,16 +666,34 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
       std::vector<int32_t> device_keys,
       UpsertDimension(
           conn_,
-          {"dim_device", "device_key", "device_id",
-           {"device_type", "browser_info", "browser", "os"}},
+          {"dim_device",
+           "device_key",
+           "device_id",
+           {{"device_type"},
+            {"browser_info"},
+            {"browser"},
+            {"os"},
+            {"attr_time", "bigint"},
+            {"attr_code", "integer"}},
+           "s.attr_time IS NOT NULL AND (d.attr_time IS NULL OR (s.attr_time, s.attr_code) < "
+           "(d.attr_time, d.attr_code) OR ((s.attr_time, s.attr_code) = (d.attr_time, "
+           "d.attr_code) AND (d.device_type, d.browser_info, d.browser, d.os) IS DISTINCT "
+           "FROM (s.device_type, s.browser_info, s.browser, s.os)))"},
           batch.devices,
           [&](size_t i, CopyBinaryEncoder& e) {
-            const star::Device& d = batch.device_attributes[i];
+            const star::DeviceAttributes& a = batch.device_attributes[i];
+            const star::Device& d = a.device;
             e.Text(star::DeviceTypeName(d.type));
-            e.Text(absl::StrCat(star::BrowserName(d.browser), " on ",
-                                star::OsName(d.os)));
+            e.Text(absl::StrCat(star::BrowserName(d.browser), " on ", star::OsName(d.os)));
             e.Text(star::BrowserName(d.browser));
             e.Text(star::OsName(d.os));
+            if (a.pick_time == star::kNoPick) {
+              e.Null();
+              e.Null();
+            } else {
+              e.Int8(a.pick_time);
+              e.Int4(static_cast<int32_t>(d.Code()));
+            }
           },
           options_.rebuild_indexes_min_rows, &stats->new_members));
   {
@@ -514,13 +713,17 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
       e.Int4(c.quarter);
     }
     e.Trailer();
-    PV_RETURN_IF_ERROR(conn_->Exec(
-        "CREATE TEMP TABLE pv_stage_date (LIKE dim_date) ON COMMIT DROP"));
-    PV_RETURN_IF_ERROR(
-        conn_->CopyIn("COPY pv_stage_date FROM STDIN (FORMAT binary)", data));
-    PV_RETURN_IF_ERROR(conn_->Exec(
-        "INSERT INTO dim_date SELECT * FROM pv_stage_date "
-        "ON CONFLICT (date_key) DO NOTHING"));
+    constexpr char kDateColumns[] =
+        "date_key, date, year, month, day, day_of_week, week_of_year, quarter";
+    PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
+        "CREATE TEMP TABLE pv_stage_date ON COMMIT DROP AS SELECT ", kDateColumns,
+        " FROM dim_date WITH NO DATA")));
+    PV_RETURN_IF_ERROR(conn_->CopyIn(
+        absl::StrCat("COPY pv_stage_date (", kDateColumns, ") FROM STDIN (FORMAT binary)"),
+        data));
+    PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
+        "INSERT INTO dim_date (", kDateColumns, ") SELECT ", kDateColumns,
+        " FROM pv_stage_date ON CONFLICT (date_key) DO NOTHING")));
   }
   stats->dimension_seconds = Seconds(t);
 
@@ -575,9 +778,9 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
       PgResult ledger,
       conn_->Query(
           "INSERT INTO etl_run_ledger (started_at, finished_at, status, dates, "
-          "inputs, counts, fact_rows, fact_checksum, timings, host) VALUES "
+          "inputs, counts, fact_rows, fact_checksum, timings, host, work) VALUES "
           "(to_timestamp($1::double precision), clock_timestamp(), 'succeeded', "
-          "$2::date[], $3::jsonb, $4::jsonb, $5, $6, $7::jsonb || $9::jsonb, $8) "
+          "$2::date[], $3::jsonb, $4::jsonb, $5, $6, $7::jsonb || $9::jsonb, $8, $10::jsonb) "
           "RETURNING run_id",
           {absl::StrFormat("%.6f", absl::ToUnixMicros(run.started) / 1e6),
            absl::StrCat("{", absl::StrJoin(dates, ","), "}"), run.inputs_json,
@@ -586,8 +789,10 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
            absl::StrFormat("{\"load_dimensions\":%.3f,\"load_fact_copy\":%.3f,"
                            "\"load_fact_index\":%.3f}",
                            stats->dimension_seconds, stats->fact_copy_seconds,
-                           stats->fact_index_seconds)}));
+                           stats->fact_index_seconds),
+           run.work_json}));
   stats->run_id = ledger.GetInt(0, 0);
+  PV_RETURN_IF_ERROR(WriteRecord(batch, update, stats->run_id), "recording the applied segments");
   return absl::OkStatus();
 }
 
@@ -601,13 +806,13 @@ absl::Status WarehouseLoader::RecordFailure(const RunDescription& run,
   return conn_
       ->Query("INSERT INTO etl_run_ledger (started_at, finished_at, status, "
               "dates, inputs, counts, fact_rows, fact_checksum, timings, host, "
-              "error) VALUES (to_timestamp($1::double precision), clock_timestamp(), "
+              "error, work) VALUES (to_timestamp($1::double precision), clock_timestamp(), "
               "'failed', $2::date[], $3::jsonb, $4::jsonb, 0, '', $5::jsonb, "
-              "$6, $7)",
+              "$6, $7, $8::jsonb)",
               {absl::StrFormat("%.6f", absl::ToUnixMicros(run.started) / 1e6),
                absl::StrCat("{", absl::StrJoin(dates, ","), "}"),
                run.inputs_json, run.counts_json, run.timings_json, std::string(host),
-               std::string(error)})
+               std::string(error), run.work_json})
       .status();
 }
 

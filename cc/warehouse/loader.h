@@ -15,9 +15,14 @@
 //      partition (detach + drop + attach), so a rerun replaces the day
 //      instead of appending to it. Staged tables are invisible to queries;
 //      a failed load drops them, and a crashed load's are dropped by the next;
-//   3. a ledger row (etl_run_ledger) is inserted, and the transaction commits.
+//   3. the record of applied segments is updated (pv_applied_segment*: the
+//      run's new segments, and every segment of a reloaded day marked
+//      loaded for it), a ledger row (etl_run_ledger) is inserted, and the
+//      transaction commits.
 //
-// Loads are serialized by a session advisory lock on the main connection. The loader
+// Runs are serialized by a session advisory lock on the main connection,
+// held from ReadRecord (a nightly run plans from the record) until the load
+// ends or the connection closes. The loader
 // expects the schema of sql/ (cc/warehouse/schema.h) to be applied.
 #ifndef PV_WAREHOUSE_LOADER_H_
 #define PV_WAREHOUSE_LOADER_H_
@@ -71,10 +76,17 @@ class WarehouseLoader {
   WarehouseLoader(PgConnection* conn, LoaderOptions options)
       : conn_(conn), options_(std::move(options)) {}
 
-  // Loads `batch` in one transaction (see above). On error the transaction
-  // is rolled back and the error returned; nothing of the run remains.
-  absl::StatusOr<LoadStats> Load(const StarBatch& batch,
-                                 const RunDescription& run);
+  // Reads the record of applied segments; with `lock`, first takes the run
+  // lock (waits for a run that holds it), held until Unlock() or the end of
+  // the session.
+  absl::StatusOr<WarehouseRecord> ReadRecord(bool lock);
+  void Unlock();
+
+  // Loads `batch` in one transaction (see above), adding `update` to the
+  // record. On error the transaction is rolled back and the error returned;
+  // nothing of the run remains.
+  absl::StatusOr<LoadStats> Load(const StarBatch& batch, const RunDescription& run,
+                                 const RecordUpdate& update);
 
   // Records a failed run in the ledger (outside any transaction).
   absl::Status RecordFailure(const RunDescription& run,
@@ -86,8 +98,10 @@ class WarehouseLoader {
                                      const std::vector<KeyedFact>& keyed,
                                      LoadStats* stats);
   static absl::Status DropStaging(PgConnection* conn);
-  absl::Status LoadInTransaction(const StarBatch& batch,
-                                 const RunDescription& run, LoadStats* stats);
+  absl::Status LoadInTransaction(const StarBatch& batch, const RunDescription& run,
+                                 const RecordUpdate& update, LoadStats* stats);
+  absl::Status WriteRecord(const StarBatch& batch, const RecordUpdate& update,
+                           int64_t run_id);
 
   PgConnection* conn_;
   LoaderOptions options_;

@@ -5,7 +5,9 @@
 #define PV_WAREHOUSE_RUN_RECORD_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -18,6 +20,45 @@ struct RunDescription {
   std::string inputs_json = "[]";
   std::string counts_json = "{}";
   std::string timings_json = "{}";
+  // What the run read and did (etl_run_ledger.work).
+  std::string work_json = "{}";
+};
+
+// One partition's offsets in an applied segment (segment.h's PartitionRange).
+struct AppliedRange {
+  int32_t partition = 0;
+  int64_t first_offset = 0, last_offset = 0;
+  int64_t start_position = 0, end_position = 0;
+  uint64_t records = 0;
+};
+
+// A segment as the warehouse records it once a run applied it: its identity,
+// its ranges, the days its valid events fall on (with their counts), and
+// which of those days' facts do not include it yet.
+struct AppliedSegment {
+  std::string name;  // file name, without directory
+  uint64_t file_bytes = 0;
+  uint32_t footer_crc = 0;
+  uint64_t records = 0;
+  std::string source_kind;  // "kafka", "mongodb", "file"
+  std::string source;
+  std::vector<AppliedRange> ranges;
+  std::map<int32_t, uint64_t> day_events;  // day -> valid events
+  std::vector<int32_t> unloaded_days;      // sorted; facts lack its events
+  int64_t run_id = 0;                      // the run that applied it
+  bool pruned = false;                     // removed by the retention tool
+};
+
+// The warehouse's record of applied segments, sorted by name.
+struct WarehouseRecord {
+  std::vector<AppliedSegment> segments;
+};
+
+// What a load adds to the record: the segments applied by this run. Every
+// day in the batch's fact_days becomes loaded for every segment holding it;
+// a new segment's other days are recorded as not loaded (stale).
+struct RecordUpdate {
+  std::vector<AppliedSegment> new_segments;
 };
 
 struct LoadStats {
