@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "cc/etl/batch_test_support.h"
 #include "cc/etl/test_support.h"
 #include "cc/warehouse/copy_binary.h"
 #include "cc/warehouse/pg.h"
@@ -27,115 +28,13 @@
 namespace pv::etl {
 namespace {
 
+using testing::InterruptMidLoad;
+using testing::OracleMismatches;
+using testing::RunBatch;
+using testing::RunResult;
+using testing::TempDir;
+using testing::TestDatabase;
 using warehouse::PgConnection;
-
-std::string Runfile(const std::string& path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return absl::StrCat(srcdir ? srcdir : ".", "/productview/", path);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string TempDir(const std::string& name) {
-  static int counter = 0;
-  std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp",
-                                 "/", name, "-", getpid(), "-", ++counter);
-  std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
-  EXPECT_EQ(std::system(cmd.c_str()), 0);
-  return dir;
-}
-
-// A fresh database per use, dropped at the end.
-class TestDatabase {
- public:
-  TestDatabase() {
-    const char* admin = std::getenv("PV_PG_CONNINFO");
-    if (admin == nullptr) {
-      ADD_FAILURE() << "PV_PG_CONNINFO is not set: start tools/services/postgres.sh";
-      return;
-    }
-    admin_conninfo_ = admin;
-    static int counter = 0;
-    name_ = absl::StrCat("pv_batch_it_", getpid(), "_", ++counter);
-    auto a = PgConnection::Connect(admin_conninfo_);
-    EXPECT_TRUE(a.ok()) << a.status();
-    if (!a.ok()) return;
-    EXPECT_TRUE((*a)->Exec(absl::StrCat("DROP DATABASE IF EXISTS ", name_)).ok());
-    absl::Status st = (*a)->Exec(absl::StrCat("CREATE DATABASE ", name_));
-    EXPECT_TRUE(st.ok()) << st;
-    conninfo_ = absl::StrCat(admin_conninfo_, " dbname=", name_);
-    auto c = PgConnection::Connect(conninfo_);
-    EXPECT_TRUE(c.ok()) << c.status();
-    if (c.ok()) conn_ = std::move(*c);
-  }
-  ~TestDatabase() {
-    conn_.reset();
-    if (name_.empty() || admin_conninfo_.empty()) return;
-    auto a = PgConnection::Connect(admin_conninfo_);
-    if (a.ok()) (void)(*a)->Exec(absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)"));
-  }
-  const std::string& conninfo() const { return conninfo_; }
-  PgConnection* conn() { return conn_.get(); }
-
-  std::string Scalar(const std::string& sql) {
-    auto r = conn_->Query(sql);
-    EXPECT_TRUE(r.ok()) << r.status() << " in " << sql;
-    if (!r.ok() || r->rows() == 0) return "";
-    return std::string(r->Get(0, 0));
-  }
-
-  // Everything a user could query, surrogate keys included (processed_at and
-  // the ledger excepted), as one digest plus row count.
-  std::string Snapshot(const std::string& where = "true") {
-    return Scalar(absl::StrCat(
-        "SELECT count(*) || ' ' || md5(string_agg(x, E'\\n' ORDER BY x)) FROM ("
-        " SELECT concat_ws('|', 'F', f.date_key, f.product_key, p.product_id,"
-        "   f.country_key, c.store_id, f.referrer_key, md5(r.referrer_url),"
-        "   f.device_key, v.device_id, f.view_count, f.unique_visitors,"
-        "   f.first_view_time, f.last_view_time, f.view_duration_seconds,"
-        "   f.avg_view_timestamp) AS x"
-        " FROM fact_product_views f JOIN dim_product p USING (product_key)"
-        " JOIN dim_country c USING (country_key) JOIN dim_referrer r USING (referrer_key)"
-        " JOIN dim_device v USING (device_key) WHERE ", where,
-        " UNION ALL SELECT concat_ws('|', 'P', product_key, product_id) FROM dim_product"
-        " UNION ALL SELECT concat_ws('|', 'C', country_key, store_id, country_code) FROM dim_country"
-        " UNION ALL SELECT concat_ws('|', 'R', referrer_key, md5(referrer_url), referrer_type) FROM dim_referrer"
-        " UNION ALL SELECT concat_ws('|', 'D', device_key, device_id, device_type, browser_info) FROM dim_device"
-        " UNION ALL SELECT concat_ws('|', 'T', date_key, day_of_week, week_of_year) FROM dim_date) s"));
-  }
-
- private:
-  std::string admin_conninfo_;
-  std::string name_;
-  std::string conninfo_;
-  std::unique_ptr<PgConnection> conn_;
-};
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-// Runs the batch binary; waits for it.
-RunResult RunBatch(const std::vector<std::string>& args) {
-  std::string cmd = Runfile("cc/etl/batch");
-  for (const std::string& a : args) absl::StrAppend(&cmd, " '", a, "'");
-  absl::StrAppend(&cmd, " 2>&1");
-  RunResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 std::vector<std::string> BatchArgs(const std::string& segments,
                                    const TestDatabase& db,
@@ -160,61 +59,12 @@ std::vector<std::string> Records(int64_t events, int days = 3, uint64_t seed = 1
   return testing::GenerateRecords(o, days == 3 ? "2020-06-03" : "2020-06-01");
 }
 
-std::string WriteInput(const std::vector<std::string>& records) {
-  std::string dir = TempDir("segments");
+std::string WriteInput(const std::vector<std::string>& records,
+                       const std::string& into = "") {
+  std::string dir = into.empty() ? TempDir("segments") : into;
   auto paths = testing::WriteSegments(dir, records, 9000);
   EXPECT_TRUE(paths.ok()) << paths.status();
   return dir;
-}
-
-// Loads the raw payloads and runs the oracle; returns the failing checks.
-std::string OracleMismatches(TestDatabase& db, const std::vector<std::string>& records,
-                             const std::string& first, const std::string& last) {
-  PgConnection* c = db.conn();
-  EXPECT_TRUE(c->Exec("CREATE TABLE oracle_raw (payload bytea)").ok());
-  std::string data;
-  warehouse::CopyBinaryEncoder e(&data);
-  e.Header();
-  for (const std::string& r : records) {
-    e.StartRow(1);
-    e.Text(r);
-  }
-  e.Trailer();
-  absl::Status st = c->CopyIn("COPY oracle_raw FROM STDIN (FORMAT binary)", data);
-  EXPECT_TRUE(st.ok()) << st;
-  std::string sql = absl::StrReplaceAll(
-      ReadFile(Runfile("cc/etl/testdata/oracle.sql")),
-      {{":fact_first", "'" + first + "'"}, {":fact_last", "'" + last + "'"}});
-  st = c->Exec(sql);
-  EXPECT_TRUE(st.ok()) << st;
-  auto r = c->Query("SELECT check_name, mismatches FROM oracle_checks WHERE mismatches <> 0");
-  EXPECT_TRUE(r.ok()) << r.status();
-  std::string out;
-  if (!r.ok()) return "oracle query failed";
-  for (int i = 0; i < r->rows(); ++i) {
-    absl::StrAppend(&out, r->Get(i, 0), ": ", r->Get(i, 1), "\n");
-  }
-  if (!out.empty()) {
-    // Show a few differing rows, to make a failure actionable.
-    auto d = c->Query(
-        "SELECT o.date, left(o.product_id, 40), left(o.store_id, 20), "
-        "left(o.referrer_url, 60), left(o.device_id, 40), o.view_count, w.view_count, "
-        "o.unique_visitors, w.unique_visitors, o.first_view_time, w.first_view_time, "
-        "o.avg_view_timestamp, w.avg_view_timestamp FROM oracle_facts o FULL JOIN "
-        "warehouse_facts w USING (date, product_id, store_id, referrer_url, device_id) "
-        "WHERE o.view_count IS DISTINCT FROM w.view_count OR o.unique_visitors IS "
-        "DISTINCT FROM w.unique_visitors OR o.first_view_time IS DISTINCT FROM "
-        "w.first_view_time OR o.last_view_time IS DISTINCT FROM w.last_view_time "
-        "OR abs(o.avg_view_timestamp::float8 - w.avg_view_timestamp) > 1e-6 LIMIT 5");
-    if (d.ok()) {
-      for (int i = 0; i < d->rows(); ++i) {
-        out += "  row:";
-        for (int k = 0; k < d->columns(); ++k) absl::StrAppend(&out, " [", d->Get(i, k), "]");
-        out += "\n";
-      }
-    }
-  }
-  return out;
 }
 
 TEST(BatchIntegration, RangeRunEqualsTheOracle) {
@@ -236,15 +86,28 @@ TEST(BatchIntegration, RangeRunEqualsTheOracle) {
                       " FROM etl_run_ledger"), "0");
 }
 
-TEST(BatchIntegration, LatestDayRunEqualsTheOracle) {
+// The default (nightly) mode with no lateness allowed loads only the newest
+// day, as the seed did, and leaves the older days stale; the next default
+// run with the usual horizon reloads them from the segments it re-reads.
+TEST(BatchIntegration, NightlyRunsLoadTheNewestDayThenTheStaleOnes) {
   TestDatabase db;
   std::vector<std::string> records = Records(20000, 3, 12);
   std::string seg = WriteInput(records);
-  RunResult run = RunBatch(BatchArgs(seg, db, {}));
+  RunResult run = RunBatch(BatchArgs(seg, db, {"--late-days=0"}));
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_EQ(db.Scalar("SELECT string_agg(DISTINCT date_key::text, ',') FROM fact_product_views"),
             "20200603");
+  EXPECT_NE(run.output.find("stale days left   2020-06-01, 2020-06-02"), std::string::npos)
+      << run.output;
   EXPECT_EQ(OracleMismatches(db, records, "2020-06-03", "2020-06-03"), "");
+  RunResult next = RunBatch(BatchArgs(seg, db, {}));
+  ASSERT_EQ(next.exit_code, 0) << next.output;
+  EXPECT_NE(next.output.find("segments          0 new"), std::string::npos) << next.output;
+  EXPECT_NE(next.output.find("days reloaded     2020-06-01, 2020-06-02"), std::string::npos)
+      << next.output;
+  EXPECT_EQ(db.Scalar("SELECT count(DISTINCT date_key) FROM fact_product_views"), "3");
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM pv_applied_segment_day WHERE NOT loaded"), "0");
+  EXPECT_EQ(OracleMismatches(db, records, "2020-06-01", "2020-06-03"), "");
 }
 
 TEST(BatchIntegration, RerunsAreIdempotentAndKeysStable) {
@@ -321,46 +184,6 @@ TEST(BatchIntegration, TooManyInvalidRecordsFailWithoutLoading) {
   EXPECT_EQ(db.Scalar("SELECT status FROM etl_run_ledger"), "failed");
 }
 
-// Starts the batch in the background, waits until its backend runs `phase`
-// (a prefix of the statement), then calls `interrupt`. Returns the exit code.
-int InterruptMidLoad(TestDatabase& db, const std::string& seg,
-                     const std::string& phase,
-                     const std::function<void(pid_t, int backend)>& interrupt,
-                     bool* caught) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string bin = Runfile("cc/etl/batch");
-    std::string a1 = "--segments=" + seg, a2 = "--pg=" + db.conninfo();
-    int devnull = ::open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execl(bin.c_str(), bin.c_str(), a1.c_str(), a2.c_str(), "--date=2020-06-01",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  *caught = false;
-  absl::Time deadline = absl::Now() + absl::Seconds(120);
-  while (absl::Now() < deadline) {
-    int status;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    auto r = db.conn()->Query(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid() AND query LIKE $1",
-        {phase + "%"});
-    if (r.ok() && r->rows() > 0) {
-      *caught = true;
-      interrupt(pid, static_cast<int>(r->GetInt(0, 0)));
-      break;
-    }
-    usleep(2000);
-  }
-  int status;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 TEST(BatchIntegration, LoadKilledMidCopyLeavesTheWarehouseAsItWas) {
   TestDatabase db;
   // A first, small load of the day.
@@ -371,14 +194,15 @@ TEST(BatchIntegration, LoadKilledMidCopyLeavesTheWarehouseAsItWas) {
   const std::string ledger = db.Scalar("SELECT count(*) FROM etl_run_ledger");
   // A big one, killed (SIGKILL) while it COPYs the facts, then one whose
   // backend is terminated while it builds the indexes (PostgreSQL going away).
-  std::string big = WriteInput(Records(150000, 1, 22));
+  std::string big = WriteInput(Records(150000, 1, 22), small);
   bool caught = false;
-  int code = InterruptMidLoad(db, big, "COPY pv_staging.fact_product_views_d",
+  const std::vector<std::string> day1 = BatchArgs(big, db, {"--date=2020-06-01"});
+  int code = InterruptMidLoad(db, day1, "COPY pv_staging.fact_product_views_d",
                               [](pid_t pid, int) { kill(pid, SIGKILL); }, &caught);
   ASSERT_TRUE(caught) << "the load ended before the test could interrupt it";
   EXPECT_EQ(code, 128 + SIGKILL);
   code = InterruptMidLoad(
-      db, big, "CREATE UNIQUE INDEX fact_product_views_d",
+      db, day1, "CREATE UNIQUE INDEX fact_product_views_d",
       [&](pid_t, int backend) {
         (void)db.conn()->Query("SELECT pg_terminate_backend($1)", {std::to_string(backend)});
       },

@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cc/common/status.h"
+#include "absl/container/flat_hash_map.h"
+#include "cc/segment/catalogue.h"
 #include "cc/segment/segment.h"
 
 namespace pv::etl::testing {
@@ -56,15 +58,23 @@ std::vector<std::string> GenerateRecords(const datagen::GeneratorOptions& option
 absl::StatusOr<std::vector<std::string>> WriteSegments(
     const std::string& dir, const std::vector<std::string>& records,
     size_t per_segment) {
-  std::vector<std::string> paths;
+  // Continue after what the directory already holds, as consume would.
+  segment::SegmentCatalogue catalogue(dir);
+  PV_RETURN_IF_ERROR(catalogue.Refresh());
+  const absl::flat_hash_map<int32_t, int64_t> next = catalogue.NextKafkaOffsets("product_views");
   int64_t offsets[3] = {0, 0, 0};
+  for (int32_t p = 0; p < 3; ++p) {
+    if (auto it = next.find(p); it != next.end()) offsets[p] = it->second;
+  }
+  size_t number = catalogue.size();
+  std::vector<std::string> paths;
   for (size_t start = 0; start < records.size(); start += per_segment) {
     segment::WriterOptions o;
     o.dir = dir;
     o.kind = segment::SourceKind::kKafka;
     o.source = "product_views";
     o.block_bytes = 64 << 10;  // many blocks, to exercise the parallel scan
-    o.name = absl::StrCat("test-", 100000 + start / per_segment);
+    o.name = absl::StrCat("test-", 100000 + number++);
     PV_ASSIGN_OR_RETURN(auto writer, segment::SegmentWriter::Create(o));
     for (size_t i = start; i < std::min(records.size(), start + per_segment); ++i) {
       segment::RecordMeta m;

@@ -18,8 +18,10 @@ namespace pv::etl::testing {
 // $oid, a 10 KB URL, a "T" timestamp, a JSON array, broken JSON...
 std::vector<std::string> MessyRecords(const std::string& date);
 
-// Writes `records` into `dir` as Kafka-like segments (3 partitions, round
-// robin, `per_segment` records per file). Returns the published paths.
+// Writes `records` into `dir` as Kafka-like segments of topic product_views
+// (3 partitions, round robin, `per_segment` records per file), continuing
+// after the offsets and names of the segments already in `dir` (as a
+// consumer of the next night would). Returns the published paths.
 absl::StatusOr<std::vector<std::string>> WriteSegments(
     const std::string& dir, const std::vector<std::string>& records,
     size_t per_segment);
