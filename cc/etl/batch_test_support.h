@@ -151,9 +151,9 @@ struct RunResult {
   std::string output;
 };
 
-// Runs the batch binary; waits for it.
-inline RunResult RunBatch(const std::vector<std::string>& args) {
-  std::string cmd = Runfile("cc/etl/batch");
+// Runs a binary of the runfiles (e.g. "cc/etl/batch") with `args`; waits.
+inline RunResult RunProgram(const std::string& binary, const std::vector<std::string>& args) {
+  std::string cmd = Runfile(binary);
   for (const std::string& a : args) absl::StrAppend(&cmd, " '", a, "'");
   absl::StrAppend(&cmd, " 2>&1");
   RunResult r;
@@ -165,6 +165,11 @@ inline RunResult RunBatch(const std::vector<std::string>& args) {
   int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs the batch binary; waits for it.
+inline RunResult RunBatch(const std::vector<std::string>& args) {
+  return RunProgram("cc/etl/batch", args);
 }
 
 // Loads the raw payloads and runs the oracle; returns the failing checks.

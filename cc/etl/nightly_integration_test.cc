@@ -186,6 +186,38 @@ TEST(NightlyIntegration, NightsEqualOneFullRunAndTheOracleAndReadOnlyWhatTheyNee
   ASSERT_EQ(status.exit_code, 0) << status.output;
   EXPECT_NE(status.output.find("stale days        0"), std::string::npos) << status.output;
   EXPECT_NE(status.output.find("reads 0 new segment(s)"), std::string::npos) << status.output;
+
+  // Retention: with 2 days kept from the newest (night 5's next day), the
+  // segments of nights 0-2 hold only older days and go to the archive; the
+  // others stay, and so does every segment no run applied.
+  const std::string archive = TempDir("archive");
+  const std::string stray = dir + "/not-applied-yet.pvseg";
+  ASSERT_EQ(std::system(absl::StrCat("cp '", dir, "/test-100000.pvseg' '", stray, "'").c_str()), 0);
+  RunResult pruned = testing::RunProgram(
+      "cc/etl/prune_segments", {"--segments=" + dir, "--pg=" + db.conninfo(), "--keep-days=2",
+                                "--archive=" + archive});
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.output;
+  const size_t gone = segments_of_night[0] + segments_of_night[1] + segments_of_night[2];
+  EXPECT_NE(pruned.output.find(absl::StrCat("segments     ", gone, " archived")), std::string::npos)
+      << pruned.output;
+  EXPECT_EQ(::access(stray.c_str(), F_OK), 0) << "a segment no run applied was touched";
+  EXPECT_EQ(::access((dir + "/test-100000.pvseg").c_str(), F_OK), -1);
+  EXPECT_EQ(::access((archive + "/test-100000.pvseg").c_str(), F_OK), 0);
+  ASSERT_EQ(std::remove(stray.c_str()), 0);
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM pv_applied_segment WHERE pruned_at IS NOT NULL"),
+            absl::StrCat(gone));
+  // A rerun of a day whose segments are gone fails, names them, and changes
+  // nothing; the nightly run still works.
+  const std::string kept = db.Snapshot();
+  RunResult rerun = RunBatch(Args(dir, db, {"--date=2020-06-02"}));
+  EXPECT_EQ(rerun.exit_code, 1) << rerun.output;
+  EXPECT_NE(rerun.output.find("day 2020-06-02 cannot be reloaded"), std::string::npos)
+      << rerun.output;
+  EXPECT_NE(rerun.output.find("test-1000"), std::string::npos) << rerun.output;
+  EXPECT_EQ(db.Snapshot(), kept);
+  RunResult nightly = RunBatch(Args(dir, db));
+  EXPECT_EQ(nightly.exit_code, 0) << nightly.output;
+  EXPECT_EQ(db.Snapshot(), kept);
 }
 
 // A run is killed (SIGKILL) at points spread over its whole duration, and

@@ -1,6 +1,8 @@
 // The nightly mode's decisions on hand-made records: no files, no database.
 #include "cc/etl/nightly.h"
 
+#include "cc/etl/retention.h"
+
 #include <string>
 #include <vector>
 
@@ -158,6 +160,24 @@ TEST(StaleDaysTest, ADayIsStaleWhileAnySegmentOfItIsNotLoaded) {
   WarehouseRecord record;
   record.segments = {Kafka("a", 0, 1, {{5, 1}, {6, 1}}, {6}), Kafka("b", 1, 2, {{6, 1}, {7, 1}})};
   EXPECT_THAT(StaleDays(record), ElementsAre(6));
+}
+
+TEST(RetentionTest, OnlyAppliedOldAndFreshSegmentsGo) {
+  WarehouseRecord record;
+  record.segments = {Kafka("old", 0, 10, {{100, 1}, {101, 1}}),
+                     Kafka("old-stale", 10, 20, {{102, 1}}, {102}),
+                     Kafka("recent", 20, 30, {{101, 1}, {110, 1}}),
+                     Kafka("newest", 30, 40, {{140, 1}}),
+                     Kafka("gone", 40, 50, {{99, 1}})};
+  std::vector<SegmentFile> present;
+  for (int i = 0; i < 4; ++i) present.push_back(File(record.segments[i]));
+  present.push_back({"not-applied", "/d/not-applied", 5});
+  RetentionPlan plan = PlanRetention(record, present, 30);
+  EXPECT_EQ(plan.newest, 140);
+  EXPECT_EQ(plan.keep_from, 110);
+  ASSERT_EQ(plan.remove.size(), 1u);
+  EXPECT_EQ(plan.remove[0].name, "old");  // old-stale: a stale day; recent: day 110
+  EXPECT_THAT(plan.already_gone, ElementsAre("gone"));
 }
 
 }  // namespace

@@ -489,6 +489,24 @@ absl::StatusOr<WarehouseRecord> WarehouseLoader::ReadRecord(bool lock) {
   return record;
 }
 
+absl::Status WarehouseLoader::MarkPruned(const std::vector<std::string>& names) {
+  if (names.empty()) return absl::OkStatus();
+  std::vector<std::string> quoted;
+  for (const std::string& n : names) {
+    std::string q = "\"";
+    for (char c : n) {
+      if (c == '"' || c == '\\') q.push_back('\\');
+      q.push_back(c);
+    }
+    quoted.push_back(q + "\"");
+  }
+  return conn_
+      ->Query("UPDATE pv_applied_segment SET pruned_at = now() WHERE pruned_at IS NULL AND "
+              "name = ANY ($1::text[])",
+              {absl::StrCat("{", absl::StrJoin(quoted, ","), "}")})
+      .status();
+}
+
 void WarehouseLoader::Unlock() {
   (void)conn_->Exec(absl::StrCat("SELECT pg_advisory_unlock_all()"));
 }

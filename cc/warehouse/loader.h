@@ -82,6 +82,9 @@ class WarehouseLoader {
   absl::StatusOr<WarehouseRecord> ReadRecord(bool lock);
   void Unlock();
 
+  // Marks applied segments as pruned (the retention tool removed them).
+  absl::Status MarkPruned(const std::vector<std::string>& names);
+
   // Loads `batch` in one transaction (see above), adding `update` to the
   // record. On error the transaction is rolled back and the error returned;
   // nothing of the run remains.
