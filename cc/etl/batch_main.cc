@@ -55,7 +55,7 @@ ABSL_FLAG(std::string, pg, "",
 ABSL_FLAG(int, threads, 0, "Scan threads. 0: one per core.");
 ABSL_FLAG(std::string, quarantine, "",
           "Directory for invalid records (NDJSON with their segment "
-          "coordinates). Default: <segments>/quarantine.");
+          "coordinates; env PV_QUARANTINE_DIR). Default: <segments>/quarantine.");
 ABSL_FLAG(double, max_invalid_ratio, 0.01,
           "Fail the run, loading nothing, if more than this fraction of the "
           "records is invalid.");
@@ -170,8 +170,8 @@ int Run() {
     PV_LOG(ERROR) << conninfo.status().message();
     return kExitBadUsage;
   }
-  options.quarantine_dir = absl::GetFlag(FLAGS_quarantine);
-  if (options.quarantine_dir.empty()) options.quarantine_dir = options.segments_dir + "/quarantine";
+  options.quarantine_dir = FlagOrEnv(absl::GetFlag(FLAGS_quarantine), {"PV_QUARANTINE_DIR"},
+                                     options.segments_dir + "/quarantine");
   options.threads = absl::GetFlag(FLAGS_threads);
   options.max_invalid_ratio = absl::GetFlag(FLAGS_max_invalid_ratio);
   options.metrics_file = absl::GetFlag(FLAGS_metrics_file);

@@ -66,7 +66,9 @@ ABSL_FLAG(bool, exit_at_end, false,
 ABSL_FLAG(std::string, offset_reset, "error",
           "When a resume offset is no longer in Kafka (deleted by retention): 'error' stops "
           "with the partition and offset named; 'earliest' accepts the loss and goes on.");
-ABSL_FLAG(bool, mongo, false, "Also insert every record into the MongoDB raw store.");
+ABSL_FLAG(bool, mongo, false,
+          "Also insert every record into the MongoDB raw store (also when env PV_MONGO_SINK "
+          "is 1 or true).");
 ABSL_FLAG(std::string, mongo_uri, "",
           "MongoDB URI (env MONGO_URI, then PV_MONGO_URI, else mongodb://MONGO_HOST:MONGO_PORT/).");
 ABSL_FLAG(std::string, mongo_db, "", "Database (env MONGO_DB; default kafka_data_db).");
@@ -120,7 +122,8 @@ int Run(const std::vector<std::string>& properties) {
   const int segment_mb = absl::GetFlag(FLAGS_segment_mb);
   const int segment_seconds = absl::GetFlag(FLAGS_segment_seconds);
   const std::string offset_reset = absl::GetFlag(FLAGS_offset_reset);
-  const bool use_mongo = absl::GetFlag(FLAGS_mongo);
+  const std::string mongo_env = FlagOrEnv("", {"PV_MONGO_SINK"}, "");
+  const bool use_mongo = absl::GetFlag(FLAGS_mongo) || mongo_env == "1" || mongo_env == "true";
 
   if (brokers.empty() || dir.empty()) {
     PV_LOG(ERROR) << "--brokers (or KAFKA_BROKERS) and --segments (or PV_SEGMENTS_DIR) are "
