@@ -103,6 +103,20 @@ struct Work {
   }
   size_t overlaps() const { return issues.size() - holes(); }
 
+  MetricsReport::Work Metrics() const {
+    MetricsReport::Work m;
+    m.segments_new = segments_new;
+    m.segments_applied = segments_applied;
+    m.segments_reread = segments_reread;
+    m.segments_refused = refused.size();
+    m.bytes_read = bytes_new + bytes_reread;
+    m.days_reloaded = reloaded.size();
+    m.stale_days_left = stale_left.size();
+    m.holes = holes();
+    m.overlaps = overlaps();
+    return m;
+  }
+
   std::string Json() const {
     std::vector<std::string> issue_items, refused_items, missing_items;
     for (const CoverageIssue& i : issues) issue_items.push_back(Quote(i.Describe()));
@@ -219,9 +233,7 @@ int RunBatch(const BatchOptions& options) {
       if (!s.ok()) PV_LOG(WARNING) << "could not record the failure: " << s;
     }
     metrics.SetRun(false, absl::ToDoubleSeconds(absl::Now() - started));
-    metrics.SetWork(work.segments_new, work.segments_applied, work.segments_reread,
-                    work.bytes_new + work.bytes_reread, work.reloaded.size(),
-                    work.stale_left.size(), work.holes(), work.overlaps());
+    metrics.SetWork(work.Metrics());
     if (!options.metrics_file.empty()) {
       absl::Status s = metrics.WriteFile(options.metrics_file);
       if (!s.ok()) PV_LOG(WARNING) << s;
@@ -261,8 +273,8 @@ int RunBatch(const BatchOptions& options) {
     }
   }
   work.segments_new = new_files.size();
-  for (const CoverageIssue& issue : refusals.issues) {
-    PV_LOG(WARNING) << issue.Describe() << ": " << issue.after << " is not loaded";
+  for (const Refusal& r : refusals.issues) {
+    PV_LOG(WARNING) << r.issue.Describe() << ": " << r.segment << " is not loaded";
   }
 
   // 3. The new segments: every day they hold within what the mode keeps.
@@ -353,7 +365,7 @@ int RunBatch(const BatchOptions& options) {
                     "--require-complete: ", work.holes(), " hole(s) and ",
                     work.overlaps() + refusals.issues.size(), " overlap(s) in the segments' "
                     "offsets, e.g. ",
-                    (work.issues.empty() ? refusals.issues : work.issues)[0].Describe())),
+                    (work.issues.empty() ? refusals.issues[0].issue : work.issues[0]).Describe())),
                 kExitIncomplete);
   }
   std::vector<SegmentFile> reread_files;
@@ -388,9 +400,7 @@ int RunBatch(const BatchOptions& options) {
   run.work_json = work.Json();
   metrics.SetCounts(counts);
   metrics.SetPhase("scan", scan_seconds);
-  metrics.SetWork(work.segments_new, work.segments_applied, work.segments_reread,
-                  work.bytes_new + work.bytes_reread, work.reloaded.size(), work.stale_left.size(),
-                  work.holes(), work.overlaps());
+  metrics.SetWork(work.Metrics());
 
   warehouse::LoadStats stats;
   const star::StarBatch& batch = scan->batch;

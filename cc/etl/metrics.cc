@@ -57,11 +57,13 @@ std::string MetricsReport::ToText() const {
     absl::StrAppend(
         &out,
         "# HELP pv_batch_segments Segments of the last run: new (applied by it), applied "
-        "(before it), reread (applied ones read again for stale days).\n"
+        "(before it), reread (applied ones read again for stale days), refused (new ones "
+        "that would load offsets twice).\n"
         "# TYPE pv_batch_segments gauge\n",
         "pv_batch_segments{kind=\"new\"} ", work_.segments_new, "\n",
         "pv_batch_segments{kind=\"applied\"} ", work_.segments_applied, "\n",
         "pv_batch_segments{kind=\"reread\"} ", work_.segments_reread, "\n",
+        "pv_batch_segments{kind=\"refused\"} ", work_.segments_refused, "\n",
         "# HELP pv_batch_bytes_read Segment file bytes the last run read.\n"
         "# TYPE pv_batch_bytes_read gauge\n"
         "pv_batch_bytes_read ", work_.bytes_read, "\n",

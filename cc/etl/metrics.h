@@ -32,14 +32,19 @@ class MetricsReport {
     duration_ = seconds;
   }
   void SetFactRows(int64_t rows) { fact_rows_ = rows; }
-  // What the run read and did in the nightly sense (segments new, already
-  // applied and re-read; bytes read; days reloaded; stale days left; holes
-  // and overlaps in the segments' offsets).
-  void SetWork(uint64_t segments_new, uint64_t segments_applied, uint64_t segments_reread,
-               uint64_t bytes_read, uint64_t days_reloaded, uint64_t stale_days_left,
-               uint64_t holes, uint64_t overlaps) {
-    work_ = {segments_new, segments_applied, segments_reread, bytes_read,
-             days_reloaded, stale_days_left, holes, overlaps};
+  // What the run read and did in the nightly sense.
+  struct Work {
+    uint64_t segments_new = 0;      // applied by this run
+    uint64_t segments_applied = 0;  // applied before it
+    uint64_t segments_reread = 0;   // applied ones read again for stale days
+    uint64_t segments_refused = 0;  // new ones that would load offsets twice
+    uint64_t bytes_read = 0;
+    uint64_t days_reloaded = 0;
+    uint64_t stale_days_left = 0;
+    uint64_t holes = 0, overlaps = 0;  // in the applied segments' offsets
+  };
+  void SetWork(const Work& work) {
+    work_ = work;
     has_work_ = true;
   }
 
@@ -49,11 +54,7 @@ class MetricsReport {
   absl::Status WriteFile(const std::string& path) const;
 
  private:
-  struct Work {
-    uint64_t segments_new, segments_applied, segments_reread, bytes_read, days_reloaded,
-        stale_days_left, holes, overlaps;
-  };
-  Work work_{};
+  Work work_;
   bool has_work_ = false;
   ScanCounts counts_;
   bool has_counts_ = false;

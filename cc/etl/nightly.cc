@@ -179,7 +179,7 @@ Refusals RefuseOverlaps(const WarehouseRecord& record,
     for (CoverageIssue& issue : issues) {
       if (issue.overlap && (issue.before == candidate.name || issue.after == candidate.name)) {
         overlaps = true;
-        out.issues.push_back(std::move(issue));
+        out.issues.push_back({candidate.name, std::move(issue)});
       }
     }
     if (overlaps) {
@@ -240,7 +240,9 @@ ReloadPlan PlanReload(const WarehouseRecord& record,
   for (const AppliedSegment& s : record.segments) {
     for (const auto& [d, n] : s.day_events) {
       if (!(reload.count(d) > 0)) continue;
-      if (!s.pruned && present.contains(s.name)) {
+      // A pruned segment restored from the archive counts as present (the
+      // re-read checks it is the same file).
+      if (present.contains(s.name)) {
         reread.insert(s.name);
       } else {
         plan.missing[d].push_back(s.name);
@@ -252,7 +254,7 @@ ReloadPlan PlanReload(const WarehouseRecord& record,
     for (const auto& [d, names] : plan.missing) reload.erase(d);
     reread.clear();
     for (const AppliedSegment& s : record.segments) {
-      if (!s.pruned && present.contains(s.name)) {
+      if (present.contains(s.name)) {
         for (const auto& [d, n] : s.day_events) {
           if ((reload.count(d) > 0)) {
             reread.insert(s.name);

@@ -84,9 +84,13 @@ absl::StatusOr<SegmentTriage> TriageSegments(const std::vector<SegmentFile>& pre
 // Which new segments to refuse because their offsets overlap an applied
 // segment's or an earlier new one's (by name): the names, and the issues
 // that say so.
+struct Refusal {
+  std::string segment;  // the refused one
+  CoverageIssue issue;
+};
 struct Refusals {
   std::set<std::string> refused;
-  std::vector<CoverageIssue> issues;
+  std::vector<Refusal> issues;
 };
 Refusals RefuseOverlaps(const warehouse::WarehouseRecord& record,
                         const std::vector<warehouse::AppliedSegment>& new_segments);

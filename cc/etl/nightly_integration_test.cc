@@ -335,8 +335,14 @@ TEST(NightlyIntegration, AHoleAndAnOverlapAreReportedAndNothingIsLoadedTwice) {
   // A copy of an applied segment under another name: an overlap, refused.
   const std::string copy = dir + "/zz-copy-of-0.pvseg";
   ASSERT_EQ(std::system(absl::StrCat("cp '", (*paths)[0], "' '", copy, "'").c_str()), 0);
-  RunResult again = RunBatch(Args(dir, db));
+  const std::string metrics = dir + ".prom";
+  RunResult again = RunBatch(Args(dir, db, {"--metrics-file=" + metrics}));
   ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("zz-copy-of-0.pvseg is not loaded"), std::string::npos)
+      << again.output;
+  EXPECT_NE(testing::ReadFile(metrics).find("pv_batch_segments{kind=\"refused\"} 1"),
+            std::string::npos)
+      << testing::ReadFile(metrics);
   EXPECT_NE(again.output.find("overlap: topic product_views partition 0"), std::string::npos)
       << again.output;
   EXPECT_NE(again.output.find("claimed by both test-100000.pvseg and zz-copy-of-0.pvseg"),

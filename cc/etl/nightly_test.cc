@@ -99,8 +99,11 @@ TEST(RefuseOverlapsTest, NewSegmentsThatWouldLoadOffsetsTwiceAreRefused) {
   Refusals r = RefuseOverlaps(record, {copy_of_b, next, copy_of_c});
   EXPECT_THAT(r.refused, ElementsAre("b2", "d"));
   ASSERT_EQ(r.issues.size(), 2u);
-  EXPECT_EQ(r.issues[0].before, "b");
-  EXPECT_EQ(r.issues[0].after, "b2");
+  EXPECT_EQ(r.issues[0].issue.before, "b");
+  EXPECT_EQ(r.issues[0].issue.after, "b2");
+  // Whichever side of the overlap it sorts on, the refused one is named.
+  EXPECT_EQ(r.issues[0].segment, "b2");
+  EXPECT_EQ(r.issues[1].segment, "d");
 }
 
 TEST(PlanReloadTest, NightlyReloadsStaleDaysWithinTheHorizonAndRereadsOnlyTheirSegments) {
@@ -154,6 +157,12 @@ TEST(PlanReloadTest, ExplicitDaysAndGoneSegments) {
   plan = PlanReload(record, {}, t, RunMode::kFull, {}, 7);
   EXPECT_THAT(plan.reload, ElementsAre(101));
   EXPECT_THAT(plan.reread, ElementsAre("s2"));
+  // Restored from the archive, the pruned segment is read again.
+  t.applied_present.push_back(File(record.segments[0]));
+  plan = PlanReload(record, {}, t, RunMode::kDays, {100}, 7);
+  EXPECT_THAT(plan.reload, ElementsAre(100));
+  EXPECT_THAT(plan.reread, ElementsAre("s1", "s2"));
+  EXPECT_THAT(plan.missing, IsEmpty());
 }
 
 TEST(StaleDaysTest, ADayIsStaleWhileAnySegmentOfItIsNotLoaded) {
@@ -178,6 +187,28 @@ TEST(RetentionTest, OnlyAppliedOldAndFreshSegmentsGo) {
   ASSERT_EQ(plan.remove.size(), 1u);
   EXPECT_EQ(plan.remove[0].name, "old");  // old-stale: a stale day; recent: day 110
   EXPECT_THAT(plan.already_gone, ElementsAre("gone"));
+}
+
+TEST(RetentionTest, ThePartitionsNewestSegmentStaysForConsumesResume) {
+  WarehouseRecord record;
+  AppliedSegment quiet = Kafka("quiet-p1", 0, 5, {{100, 1}});
+  quiet.ranges[0].partition = 1;  // nothing newer arrived on partition 1
+  AppliedSegment two_partitions = Kafka("p0-p2", 0, 10, {{100, 1}});
+  two_partitions.ranges.push_back({2, 0, 9, 0, 12, 10});  // and partition 2's newest
+  record.segments = {quiet, two_partitions, Kafka("newer-p0", 10, 20, {{140, 1}})};
+  std::vector<SegmentFile> present;
+  for (const AppliedSegment& a : record.segments) present.push_back(File(a));
+  RetentionPlan plan = PlanRetention(record, present, 30);
+  EXPECT_THAT(plan.remove, IsEmpty());
+  EXPECT_THAT(plan.resume_points, ElementsAre("quiet-p1", "p0-p2"));
+  // A newer segment of partition 1 on disk lets the old one go.
+  AppliedSegment newer_p1 = Kafka("newer-p1", 5, 8, {{140, 1}});
+  newer_p1.ranges[0].partition = 1;
+  record.segments.push_back(newer_p1);
+  present.push_back(File(newer_p1));
+  plan = PlanRetention(record, present, 30);
+  ASSERT_EQ(plan.remove.size(), 1u);
+  EXPECT_EQ(plan.remove[0].name, "quiet-p1");
 }
 
 }  // namespace

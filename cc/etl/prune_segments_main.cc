@@ -110,13 +110,15 @@ int Run() {
   }
   std::printf(
       "\nprune_segments %s\n  newest day   %s (keeping days from %s)\n"
-      "  segments     %zu %s (%.1f MB)%s, %zu already gone\n",
+      "  segments     %zu %s (%.1f MB)%s, %zu already gone, %zu kept as the newest of "
+      "their partition (consume resumes there)\n",
       !status.ok() ? "FAILED" : dry_run ? "dry run: nothing removed" : "done",
       plan.newest == INT32_MIN ? "none" : pv::star::DayText(plan.newest).c_str(),
       plan.keep_from == INT32_MIN ? "-" : pv::star::DayText(plan.keep_from).c_str(),
       dry_run ? plan.remove.size() : removed,
       dry_run ? "to remove" : archive.empty() ? "deleted" : "archived", plan.bytes / 1e6,
-      archive.empty() ? "" : absl::StrCat(" -> ", archive).c_str(), plan.already_gone.size());
+      archive.empty() ? "" : absl::StrCat(" -> ", archive).c_str(), plan.already_gone.size(),
+      plan.resume_points.size());
   if (!status.ok()) {
     PV_LOG(ERROR) << status;
     return 1;

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 #include <set>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -26,8 +28,21 @@ RetentionPlan PlanRetention(const warehouse::WarehouseRecord& record,
   absl::flat_hash_map<std::string, const SegmentFile*> on_disk;
   for (const SegmentFile& f : present) on_disk.emplace(f.name, &f);
   const std::vector<int32_t> stale = StaleDays(record);
+  // Per (topic, partition), the segment on disk with the largest end
+  // position: consume resumes the partition there, from the files alone.
+  std::map<std::pair<std::string, int32_t>, std::pair<int64_t, std::string>> resume;
   for (const warehouse::AppliedSegment& a : record.segments) {
-    if (a.pruned || a.day_events.empty()) continue;
+    if (a.source_kind != "kafka" || !on_disk.contains(a.name)) continue;
+    for (const warehouse::AppliedRange& r : a.ranges) {
+      auto [it, added] = resume.try_emplace({a.source, r.partition}, r.end_position, a.name);
+      if (!added && r.end_position > it->second.first) it->second = {r.end_position, a.name};
+    }
+  }
+  std::set<std::string> resume_points;
+  for (const auto& [where, point] : resume) resume_points.insert(point.second);
+  for (const warehouse::AppliedSegment& a : record.segments) {
+    // Pruned and back on disk (restored from the archive): a candidate again.
+    if (a.day_events.empty() || (a.pruned && !on_disk.contains(a.name))) continue;
     bool old = true;
     for (const auto& [day, n] : a.day_events) {
       if (day >= plan.keep_from || std::binary_search(stale.begin(), stale.end(), day)) {
@@ -36,6 +51,10 @@ RetentionPlan PlanRetention(const warehouse::WarehouseRecord& record,
       }
     }
     if (!old) continue;
+    if (resume_points.count(a.name)) {
+      plan.resume_points.push_back(a.name);
+      continue;
+    }
     auto it = on_disk.find(a.name);
     if (it == on_disk.end()) {
       plan.already_gone.push_back(a.name);

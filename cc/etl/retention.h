@@ -4,7 +4,10 @@
 // A segment may go when it is applied, not already pruned, and every day
 // its valid events fall on is older than `keep_days` before the newest day
 // the applied segments hold (counted on the data, as the nightly horizon
-// is) and not stale. A segment that is not applied is never touched. The
+// is) and not stale. A segment that is not applied is never touched, nor
+// the newest of each Kafka partition (consume resumes a partition where
+// the published segments end: without that one, it would consume again
+// what is applied, and the batch would refuse it as an overlap). The
 // record keeps the pruned segments (pruned_at), so that a later rerun of
 // one of their days fails and names them instead of loading less.
 #ifndef PV_ETL_RETENTION_H_
@@ -23,6 +26,7 @@ namespace pv::etl {
 struct RetentionPlan {
   std::vector<SegmentFile> remove;         // present, applied, old, not stale
   std::vector<std::string> already_gone;   // old enough, applied, no longer on disk
+  std::vector<std::string> resume_points;  // old enough, kept: a partition's newest
   int32_t newest = INT32_MIN;
   int32_t keep_from = INT32_MIN;           // days >= this are kept
   uint64_t bytes = 0;
