@@ -129,7 +129,7 @@ void Progress::Run() {
 void Progress::Report(bool final_report) {
   std::string line = FormatProgressLine(what_, unit_, units(), bytes(), total_,
                                         absl::Now() - start_);
-  if (detail_) absl::StrAppend(&line, " ", detail_());
+  if (detail_) absl::StrAppend(&line, ", ", detail_());
   if (!tty_) {
     if (final_report) line = absl::StrCat(line, " (done)");
     if (sink_) {

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
 namespace pv {
@@ -26,8 +27,12 @@ namespace pv {
 inline absl::Status Annotate(const absl::Status& status,
                              absl::string_view context) {
   if (status.ok() || context.empty()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat(context, ": ", status.message()));
+  absl::Status out(status.code(), absl::StrCat(context, ": ", status.message()));
+  // Payloads (e.g. kafka::IsFenced's mark) survive the added context.
+  status.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
 }
 
 // An errno value as a Status naming the operation and the object, e.g.

@@ -85,6 +85,16 @@ TEST(AnnotateTest, OkStaysOkAndEmptyContextKeepsMessage) {
             absl::StatusCode::kInternal);
 }
 
+TEST(AnnotateTest, KeepsCodeAndPayloads) {
+  absl::Status s = absl::FailedPreconditionError("fenced");
+  s.SetPayload("test/mark", absl::Cord("1"));
+  const absl::Status annotated = Annotate(s, "mirror partition 0");
+  EXPECT_EQ(annotated.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(annotated.message(), "mirror partition 0: fenced");
+  ASSERT_TRUE(annotated.GetPayload("test/mark").has_value());
+  EXPECT_EQ(std::string(*annotated.GetPayload("test/mark")), "1");
+}
+
 TEST(ErrnoStatusTest, MapsErrnoToCodes) {
   struct Case {
     int err;

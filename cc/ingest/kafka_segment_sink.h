@@ -66,7 +66,10 @@ struct ConsumeTotals {
   uint64_t messages = 0, bytes = 0;   // appended to segments
   uint64_t segments = 0, segment_bytes = 0;
   uint64_t duplicates_dropped = 0;    // records at offsets already consumed
-  uint64_t gaps = 0;                  // offsets skipped by the topic itself
+  // Offsets the topic holds no record at for a read_committed reader
+  // (transaction markers, aborted transactions, compaction), in how many runs.
+  uint64_t gaps = 0;
+  uint64_t offsets_skipped = 0;
   uint64_t abandoned = 0;             // open segments discarded (assignment lost)
 };
 

@@ -175,6 +175,7 @@ TEST_F(KafkaSegmentSinkTest, AGapIsCountedAndTheRecordKept) {
   ASSERT_TRUE(Append(sink, 0, 2).ok());  // offset 1 was a transaction marker, say
   ASSERT_TRUE(sink.PublishOpen().ok());
   EXPECT_EQ(sink.totals().gaps, 1u);
+  EXPECT_EQ(sink.totals().offsets_skipped, 1u);
   EXPECT_EQ(PublishedOffsets(dir_).size(), 2u);
 }
 

@@ -1,17 +1,21 @@
 #include "cc/ingest/mirror.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <memory>
 #include <atomic>
+#include <memory>
 #include <set>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cc/common/logging.h"
 #include "cc/common/progress.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
+#include "cc/ingest/mirror_internal.h"
 
 namespace pv::ingest {
 
@@ -98,12 +102,55 @@ const char* StopReasonName(StopReason reason) {
   return "?";
 }
 
+const char* DeliveryName(Delivery delivery) {
+  return delivery == Delivery::kExactlyOnce ? "exactly-once" : "at-least-once";
+}
+
+std::string DefaultTransactionalId(const MirrorOptions& options) {
+  std::string id = absl::StrCat(options.group_id, ".", options.source_topic);
+  if (!options.source_partitions.empty()) {
+    std::vector<int32_t> sorted = options.source_partitions;
+    std::sort(sorted.begin(), sorted.end());
+    absl::StrAppend(&id, ".p", absl::StrJoin(sorted, "-"));
+  }
+  return id;
+}
+
 // ---------------------------------------------------------------------------
-// RunMirror
+// Checkpoint records
 
+std::string CheckpointKey(absl::string_view cluster_id, absl::string_view topic,
+                          int32_t partition) {
+  return absl::StrCat(cluster_id, "/", topic, "/", partition);
+}
+
+std::string EncodeCheckpoint(int64_t next_offset, absl::string_view mirror_id) {
+  return absl::StrCat("next=", next_offset, " mirror=", mirror_id);
+}
+
+absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view value) {
+  const auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint value '", absl::CHexEscape(value.substr(0, 200)), "': ", why));
+  };
+  if (!absl::ConsumePrefix(&value, "next=")) return bad("does not start with next=");
+  const size_t space = value.find(' ');
+  if (space == absl::string_view::npos) return bad("no mirror=");
+  Checkpoint out;
+  if (!absl::SimpleAtoi(value.substr(0, space), &out.next_offset) || out.next_offset < 0) {
+    return bad("next is not a non-negative offset");
+  }
+  value.remove_prefix(space + 1);
+  if (!absl::ConsumePrefix(&value, "mirror=") || value.empty()) return bad("no mirror=");
+  out.mirror_id = std::string(value);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Set-up, shared by both modes
+
+namespace internal {
 namespace {
-
-constexpr absl::Duration kPollTimeout = absl::Milliseconds(100);
 
 bool Transient(const absl::Status& s) {
   return absl::IsDeadlineExceeded(s) || absl::IsUnavailable(s) || absl::IsInternal(s);
@@ -124,6 +171,44 @@ absl::StatusOr<int> PartitionCountWithin(kafka::Admin& admin, const std::string&
       return absl::CancelledError("interrupted during start-up");
     }
   }
+}
+
+// Partition count of `topic` in the cluster of `admin`, creating the topic
+// with `partitions` and `configs` when it does not exist.
+absl::StatusOr<int> EnsureTopic(kafka::Admin& admin, const MirrorOptions& options,
+                                const std::string& topic, const std::string& where,
+                                int partitions,
+                                std::vector<std::pair<std::string, std::string>> configs,
+                                bool* created) {
+  absl::StatusOr<int> n = PartitionCountWithin(admin, topic, options.setup_timeout);
+  if (absl::IsNotFound(n.status())) {
+    const int min_isr =
+        std::max(1, std::min(options.min_insync_replicas, options.replication_factor));
+    configs.emplace_back("min.insync.replicas", absl::StrCat(min_isr));
+    absl::Status s = admin.CreateTopic(topic, partitions, options.replication_factor,
+                                       options.setup_timeout, configs);
+    if (s.ok()) {
+      *created = true;
+      std::vector<std::string> shown;
+      for (const auto& [k, v] : configs) shown.push_back(absl::StrCat(k, "=", v));
+      PV_LOG(INFO) << "created " << where << ": " << partitions << " partitions, RF "
+                   << options.replication_factor << ", " << absl::StrJoin(shown, ", ");
+    } else if (!absl::IsAlreadyExists(s)) {
+      return pv::Annotate(s, where);
+    }
+    // Created by another process just now: its metadata may still be on
+    // its way to the broker asked.
+    const absl::Time deadline = absl::Now() + options.setup_timeout;
+    while (absl::IsNotFound((n = PartitionCountWithin(admin, topic, options.setup_timeout))
+                                .status()) &&
+           absl::Now() < deadline) {
+      if (WaitForShutdownFor(absl::Milliseconds(200))) {
+        return absl::CancelledError("interrupted during start-up");
+      }
+    }
+  }
+  PV_RETURN_IF_ERROR(n.status(), where);
+  return *n;
 }
 
 // Whether every assigned partition was read up to its high watermark. A
@@ -147,7 +232,8 @@ absl::StatusOr<bool> CaughtUp(const kafka::Consumer& consumer, const std::string
                         consumer.QueryWatermarks(topic, p, timeout));
     int64_t next;
     if (auto it = next_offset.find(p); it != next_offset.end()) {
-      next = it->second;
+      // Past the last message read: transaction markers after it count.
+      next = std::max(it->second, consumer.Position(topic, p));
     } else {
       next = start[p] >= 0 ? start[p] : w.low;
     }
@@ -156,8 +242,8 @@ absl::StatusOr<bool> CaughtUp(const kafka::Consumer& consumer, const std::string
   return true;
 }
 
-// Messages not yet read from the assigned partitions, from the watermarks
-// the consumer cached with its last fetches; -1 when unknown.
+}  // namespace
+
 int64_t Lag(const kafka::Consumer& consumer, const std::string& topic,
             const absl::flat_hash_map<int32_t, int64_t>& next_offset) {
   const std::vector<int32_t> assigned = consumer.AssignedPartitions(topic);
@@ -167,74 +253,115 @@ int64_t Lag(const kafka::Consumer& consumer, const std::string& topic,
     const kafka::PartitionWatermarks w = consumer.CachedWatermarks(topic, p);
     auto it = next_offset.find(p);
     if (w.high < 0 || it == next_offset.end()) return -1;
-    lag += std::max<int64_t>(0, w.high - it->second);
+    lag += std::max<int64_t>(0, w.high - std::max(it->second, consumer.Position(topic, p)));
   }
   return lag;
 }
 
-absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary) {
+absl::Status PrepareMirror(const MirrorOptions& options, MirrorSetup* setup,
+                           MirrorSummary* summary) {
   const std::string& src_topic = options.source_topic;
   const std::string& dst_topic = options.destination_topic;
   if (src_topic.empty() || dst_topic.empty() || options.group_id.empty()) {
     return absl::InvalidArgumentError("source topic, destination topic and group are required");
   }
-
-  kafka::KafkaConfig source = options.source;
-  source.SetDefault("client.id", "pv-mirror");
-  // Bounded prefetch: the consumer stops fetching beyond this.
-  source.SetDefault("queued.max.messages.kbytes", "16384");
-  kafka::KafkaConfig destination = options.destination;
-  destination.SetDefault("client.id", "pv-mirror");
-  destination.SetDefault("queue.buffering.max.kbytes", "65536");
-  destination.SetDefault("queue.buffering.max.messages", "200000");
-  destination.SetDefault("linger.ms", "10");
-
-  // Destination topic: exists, or is created.
-  PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Admin> dst_admin,
-                      kafka::Admin::Create(destination));
-  const std::string dst_where =
-      absl::StrCat("destination topic ", dst_topic, " (brokers ", destination.brokers(), ")");
-  absl::StatusOr<int> dst_partitions =
-      PartitionCountWithin(*dst_admin, dst_topic, options.setup_timeout);
-  if (absl::IsNotFound(dst_partitions.status())) {
-    const int min_isr = std::max(1, std::min(options.min_insync_replicas,
-                                             options.replication_factor));
-    absl::Status created = dst_admin->CreateTopic(
-        dst_topic, options.partitions, options.replication_factor, options.setup_timeout,
-        {{"min.insync.replicas", absl::StrCat(min_isr)}});
-    if (created.ok()) {
-      summary->created_destination_topic = true;
-      PV_LOG(INFO) << "created " << dst_where << ": " << options.partitions
-                   << " partitions, RF " << options.replication_factor
-                   << ", min.insync.replicas " << min_isr;
-    } else if (!absl::IsAlreadyExists(created)) {
-      return created;
-    }
-    dst_partitions = PartitionCountWithin(*dst_admin, dst_topic, options.setup_timeout);
+  const bool exactly_once = options.delivery == Delivery::kExactlyOnce;
+  if (!exactly_once && !options.source_partitions.empty()) {
+    return absl::InvalidArgumentError(
+        "source partitions are for the exactly-once mode; at-least-once mirrors share a "
+        "topic through their consumer group");
   }
-  PV_RETURN_IF_ERROR(dst_partitions.status(), dst_where);
-  summary->destination_partitions = *dst_partitions;
-  dst_admin.reset();
+  if (exactly_once && options.checkpoint_topic.empty()) {
+    return absl::InvalidArgumentError("exactly-once needs a checkpoint topic");
+  }
+
+  setup->source = options.source;
+  setup->source.SetDefault("client.id", "pv-mirror");
+  // Bounded prefetch: the consumer stops fetching beyond this.
+  setup->source.SetDefault("queued.max.messages.kbytes", "16384");
+  setup->destination = options.destination;
+  setup->destination.SetDefault("client.id", "pv-mirror");
+  setup->destination.SetDefault("queue.buffering.max.kbytes", "65536");
+  setup->destination.SetDefault("queue.buffering.max.messages", "200000");
+  setup->destination.SetDefault("linger.ms", "10");
+  setup->src_where =
+      absl::StrCat("source topic ", src_topic, " (brokers ", setup->source.brokers(), ")");
+  setup->dst_where = absl::StrCat("destination topic ", dst_topic, " (brokers ",
+                                  setup->destination.brokers(), ")");
+
+  {
+    PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Admin> admin,
+                        kafka::Admin::Create(setup->destination));
+    // CreateTime: the brokers keep the source's timestamps the mirror sets.
+    absl::StatusOr<int> n =
+        EnsureTopic(*admin, options, dst_topic, setup->dst_where, options.partitions,
+                    {{"message.timestamp.type", "CreateTime"}},
+                    &summary->created_destination_topic);
+    PV_RETURN_IF_ERROR(n.status());
+    summary->destination_partitions = *n;
+    if (exactly_once) {
+      // One partition, compacted: the latest checkpoint per source
+      // partition survives; small segments keep the start-up read short.
+      bool created = false;
+      n = EnsureTopic(*admin, options, options.checkpoint_topic,
+                      absl::StrCat("checkpoint topic ", options.checkpoint_topic, " (brokers ",
+                                   setup->destination.brokers(), ")"),
+                      1,
+                      {{"cleanup.policy", "compact"},
+                       {"segment.ms", "600000"},
+                       {"min.cleanable.dirty.ratio", "0.1"}},
+                      &created);
+      PV_RETURN_IF_ERROR(n.status());
+    }
+  }
 
   // Source topic: must exist (a typo should not wait forever).
-  const std::string src_where =
-      absl::StrCat("source topic ", src_topic, " (brokers ", source.brokers(), ")");
   {
     // options.source: the consumer-only defaults above would draw warnings here.
-    PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Admin> src_admin,
+    PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Admin> admin,
                         kafka::Admin::Create(options.source));
-    absl::StatusOr<int> n = PartitionCountWithin(*src_admin, src_topic, options.setup_timeout);
-    PV_RETURN_IF_ERROR(n.status(), src_where);
+    absl::StatusOr<int> n = PartitionCountWithin(*admin, src_topic, options.setup_timeout);
+    PV_RETURN_IF_ERROR(n.status(), setup->src_where);
     summary->source_partitions = *n;
+    if (exactly_once) {
+      absl::StatusOr<std::string> id = admin->ClusterId(options.setup_timeout);
+      PV_RETURN_IF_ERROR(id.status(), "source cluster (brokers ", options.source.brokers(), ")");
+      setup->source_cluster_id = *id;
+    }
+  }
+  for (int32_t p : options.source_partitions) {
+    if (p < 0 || p >= summary->source_partitions) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "source partition ", p, ": ", setup->src_where, " has partitions 0..",
+          summary->source_partitions - 1));
+    }
+  }
+  if (summary->source_partitions > OffsetTracker::kMaxPartition + 1) {
+    return absl::OutOfRangeError(absl::StrCat(setup->src_where, " has ",
+                                              summary->source_partitions,
+                                              " partitions: too many"));
   }
   if (summary->source_partitions > summary->destination_partitions) {
-    PV_LOG(WARNING) << src_where << " has " << summary->source_partitions
-                    << " partitions, " << dst_where << " only "
+    PV_LOG(WARNING) << setup->src_where << " has " << summary->source_partitions
+                    << " partitions, " << setup->dst_where << " only "
                     << summary->destination_partitions
                     << ": source partition p goes to p modulo "
                     << summary->destination_partitions
                     << " (order within each source partition is kept)";
   }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// At-least-once: an idempotent producer, source offsets committed to the
+// source group once the destination acknowledged everything before them.
+
+absl::Status RunAtLeastOnce(const MirrorOptions& options, const MirrorSetup& setup,
+                            MirrorSummary* summary) {
+  const std::string& src_topic = options.source_topic;
+  const std::string& dst_topic = options.destination_topic;
+  const std::string& src_where = setup.src_where;
+  const std::string& dst_where = setup.dst_where;
 
   // Declared before the producer, whose delivery reports use them, so they
   // outlive it.
@@ -261,16 +388,18 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
     }
   };
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Producer> producer,
-                      kafka::Producer::Create(destination, producer_options));
+                      kafka::Producer::Create(setup.destination, producer_options));
 
   kafka::ConsumerOptions consumer_options;
   consumer_options.group_id = options.group_id;
   consumer_options.auto_offset_reset = "earliest";
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Consumer> consumer,
-                      kafka::Consumer::Create(source, consumer_options));
+                      kafka::Consumer::Create(setup.source, consumer_options));
   PV_RETURN_IF_ERROR(consumer->Subscribe({src_topic}), src_where);
   PV_LOG(INFO) << "mirroring " << src_where << " -> " << dst_where << " as group "
-               << options.group_id;
+               << options.group_id
+               << ", at-least-once: a crash re-sends what the destination acknowledged "
+                  "after the last offset commit";
 
   absl::flat_hash_map<int32_t, int64_t> next_offset;  // per source partition
   auto commit = [&]() -> absl::Status {
@@ -290,7 +419,7 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
     absl::Status s = consumer->Commit(offsets);
     if (!s.ok()) {
       tracker.Untake(kept);
-      return pv::Annotate(s, absl::StrCat("source brokers ", source.brokers()));
+      return pv::Annotate(s, absl::StrCat("source brokers ", setup.source.brokers()));
     }
     for (const auto& [p, o] : kept) summary->committed[p] = o;
     return absl::OkStatus();
@@ -308,6 +437,7 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
                         shown_in_flight.load(std::memory_order_relaxed));
   };
   Progress progress("mirror", "messages", options.max_messages, progress_options);
+  summary->startup = absl::Now() - setup.started;
   absl::Time next_lag_update = absl::InfinitePast();
   absl::Time next_commit = absl::Now() + options.commit_interval;
   absl::Time next_end_check = absl::InfinitePast();
@@ -345,15 +475,11 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
     } else {
       const kafka::Message& m = *polled;
       const int32_t p = m.partition();
-      if (p < 0 || p > OffsetTracker::kMaxPartition) {
-        status = absl::OutOfRangeError(
-            absl::StrCat(src_where, " partition ", p, ": partition number too large"));
-        break;
-      }
       const int32_t dst_p = DestinationPartition(p, summary->destination_partitions);
       const uint64_t tag = tracker.Track(p, m.offset());
       next_offset[p] = m.offset() + 1;
-      absl::Status s = producer->Produce(dst_topic, dst_p, m.key(), m.value(), m.headers(), tag);
+      absl::Status s = producer->Produce(dst_topic, dst_p, m.key(), m.value(), m.headers(), tag,
+                                         m.timestamp_ms());
       if (!s.ok()) {
         status = pv::Annotate(s, absl::StrCat("mirror source topic ", src_topic, " partition ",
                                               p, " offset ", m.offset(), " -> ", dst_where,
@@ -405,11 +531,19 @@ absl::Status RunMirrorImpl(const MirrorOptions& options, MirrorSummary* summary)
   return absl::OkStatus();
 }
 
-}  // namespace
+}  // namespace internal
 
 absl::Status RunMirror(const MirrorOptions& options, MirrorSummary* summary) {
   const absl::Time start = absl::Now();
-  absl::Status s = RunMirrorImpl(options, summary);
+  summary->delivery = options.delivery;
+  internal::MirrorSetup setup;
+  setup.started = start;
+  absl::Status s = internal::PrepareMirror(options, &setup, summary);
+  if (s.ok()) {
+    s = options.delivery == Delivery::kExactlyOnce
+            ? internal::RunExactlyOnce(options, setup, summary)
+            : internal::RunAtLeastOnce(options, setup, summary);
+  }
   summary->elapsed = absl::Now() - start;
   if (!s.ok()) summary->reason = StopReason::kError;
   return s;

@@ -6,23 +6,33 @@
 //   MirrorSummary summary;
 //   absl::Status s = RunMirror(options, &summary);
 //
-// What is copied: key, value and headers, untouched, into the destination
-// partition with the source's number (source partition p goes to p modulo
-// the destination's partition count when the destination has fewer), so the
-// order within a source partition is kept. The message timestamp is not
-// copied: the destination stamps its own.
+// What is copied: key, value, headers and timestamp (the source's
+// CreateTime), untouched, into the destination partition with the source's
+// number (source partition p goes to p modulo the destination's partition
+// count when the destination has fewer), so the order within a source
+// partition is kept.
 //
-// Delivery guarantee: AT-LEAST-ONCE across a crash. The source offset of a
-// partition is committed only once the destination acknowledged (acks=all,
-// idempotent producer) every message read from that partition up to that
-// offset; commits happen every commit_interval and at the end. A crash (or
-// SIGKILL, or a failed delivery) between an acknowledgement and the next
-// commit makes the next run send those messages again. The idempotent
-// producer removes duplicates only within one producer session (its
-// retries), not across runs. In a run without crash every message arrives
-// exactly once. Exactly-once holds end to end only from the local Kafka into
-// segment files (the consume stage); duplicates made here are duplicates
-// there too.
+// Delivery (MirrorOptions::delivery):
+//
+//  - kExactlyOnce (the default), as MirrorMaker 2 since Kafka 3.5
+//    (KIP-618): a transactional producer commits the mirrored records and,
+//    in the same destination transaction, a checkpoint record per source
+//    partition (the next source offset to read) to a compacted checkpoint
+//    topic of the destination cluster. A (re)started mirror first fences any
+//    older producer with its transactional.id (whose open transaction is
+//    thereby aborted), reads the checkpoint topic to its end, and assigns its
+//    source partitions there: never from the source cluster's group offsets,
+//    and without a group, so a restart resumes within seconds. A crash at
+//    any moment loses the open transaction, which is read again; a
+//    read_committed reader of the destination sees every source record
+//    exactly once. Two processes with the same identity: the newer fences
+//    the older, which stops with an error kafka::IsFenced recognises.
+//    Processes may share a topic's partitions by explicit lists
+//    (source_partitions), each with its own identity.
+//  - kAtLeastOnce, for clusters where transactions are not allowed: an
+//    idempotent producer, source offsets committed to the source group only
+//    after the destination acknowledged every message up to them; a crash
+//    re-sends what was acknowledged after the last commit.
 //
 // Memory is bounded by the consumer's prefetch queue and the producer's
 // queue (queue.buffering.max.kbytes), both capped here unless overridden.
@@ -39,6 +49,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cc/kafka/kafka.h"
 
@@ -101,12 +112,46 @@ class OffsetTracker {
 // Destination partition for a source partition (see the header comment).
 int32_t DestinationPartition(int32_t source_partition, int destination_partitions);
 
+// Checkpoint records (exactly-once mode): the key names the source
+// partition, "<source cluster id>/<topic>/<partition>" (so a checkpoint is
+// never applied to another cluster's topic of the same name), the value is
+// "next=<offset> mirror=<identity>".
+std::string CheckpointKey(absl::string_view cluster_id, absl::string_view topic,
+                          int32_t partition);
+std::string EncodeCheckpoint(int64_t next_offset, absl::string_view mirror_id);
+struct Checkpoint {
+  int64_t next_offset = 0;
+  std::string mirror_id;
+};
+// InvalidArgument for a value that is not EncodeCheckpoint's.
+absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view value);
+
+enum class Delivery { kExactlyOnce, kAtLeastOnce };
+const char* DeliveryName(Delivery delivery);  // "exactly-once", "at-least-once"
+
 struct MirrorOptions {
   kafka::KafkaConfig source;
   std::string source_topic = "product_view";
   std::string group_id = "pv-mirror";
   kafka::KafkaConfig destination;
   std::string destination_topic = "product_views";
+  Delivery delivery = Delivery::kExactlyOnce;
+  // The source partitions this process mirrors; empty: all of them.
+  std::vector<int32_t> source_partitions;
+  // Exactly-once: the transactional.id (one per mirror identity, stable
+  // across restarts), the compacted checkpoint topic in the destination
+  // cluster (created when missing), and when a transaction commits: after
+  // transaction_interval, or transaction_messages records, whichever first.
+  std::string transactional_id;
+  std::string checkpoint_topic = "pv_mirror_checkpoints";
+  absl::Duration transaction_interval = absl::Milliseconds(500);
+  uint64_t transaction_messages = 100000;
+  absl::Duration transaction_timeout = absl::Seconds(60);
+  // Exactly-once, partitions without a checkpoint only: start where the
+  // consumer group group_id committed on the source (the at-least-once
+  // mode's position), instead of at the beginning: for switching a mirror
+  // from at-least-once without copying the topic again.
+  bool resume_from_group = false;
   // For creating the destination topic when it is missing.
   int partitions = 3;
   int replication_factor = 3;
@@ -127,6 +172,10 @@ struct MirrorOptions {
   absl::Duration progress_interval = absl::ZeroDuration();
 };
 
+// "<group>.<source topic>", plus ".p<partitions>" (sorted, '-'-joined)
+// when source_partitions is set: the transactional.id when none is given.
+std::string DefaultTransactionalId(const MirrorOptions& options);
+
 enum class StopReason { kRunning, kMaxMessages, kEndOfSource, kSignal, kError };
 const char* StopReasonName(StopReason reason);
 
@@ -142,17 +191,26 @@ struct MirrorSummary {
   // Last committed source offset (next offset to read) per partition, for
   // the commits this run made.
   std::map<int32_t, int64_t> committed;
+  // Exactly-once: where each partition resumed (from the checkpoint), and
+  // the transactions committed and aborted.
+  std::map<int32_t, int64_t> resumed_from;
+  int64_t transactions_committed = 0;
+  int64_t transactions_aborted = 0;
+  Delivery delivery = Delivery::kExactlyOnce;
   int64_t lag = -1;  // messages left in the assigned partitions at the end; -1 unknown
   absl::Duration elapsed;
+  // Of elapsed, the start-up: topics, fencing, checkpoints, assignment.
+  absl::Duration startup;
 };
 
 // Runs until max_messages, the end of the source (exit_at_end), a shutdown
-// request (pv::ShutdownRequested) or an error; then flushes the producer,
-// commits what the destination acknowledged, and leaves the group. Fills
-// *summary in every case. Errors: kUnauthenticated / kPermissionDenied for
-// rejected credentials (within seconds), kNotFound for a missing source
-// topic, delivery and commit errors naming cluster, topic, partition and
-// offset.
+// request (pv::ShutdownRequested) or an error; then commits what it can (the
+// open transaction, or the offsets the destination acknowledged) and stops.
+// Fills *summary in every case. Errors: kUnauthenticated / kPermissionDenied
+// for rejected credentials (within seconds), kNotFound for a missing source
+// topic, kafka::IsFenced when another mirror with the same identity took
+// over, delivery and commit errors naming cluster, topic,
+// partition and offset.
 absl::Status RunMirror(const MirrorOptions& options, MirrorSummary* summary);
 
 }  // namespace pv::ingest

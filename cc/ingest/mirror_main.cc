@@ -5,8 +5,9 @@
 //       --source-sasl-username=reader --destination-brokers=localhost:9092
 //       --destination-sasl-username=kafka
 //
-// At-least-once across a crash (see cc/ingest/mirror.h): offsets are
-// committed only for messages the destination acknowledged.
+// Exactly-once across crashes by default (transactions, checkpoints in the
+// destination); --delivery=at-least-once for clusters without transactions.
+// See cc/ingest/mirror.h.
 #include <algorithm>
 #include <cstdio>
 #include <initializer_list>
@@ -17,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "cc/common/cli.h"
 #include "cc/common/config.h"
@@ -58,9 +60,40 @@ ABSL_FLAG(std::string, destination_sasl_username, "",
 ABSL_FLAG(std::string, destination_sasl_password, "",
           "Destination SASL password as @/path/to/file only; otherwise env "
           "KAFKA_SASL_PASSWORD or PV_KAFKA_PASSWORD.");
+ABSL_FLAG(std::string, delivery, "",
+          "exactly-once (records and source offsets committed in one destination "
+          "transaction) or at-least-once (idempotent producer, offsets committed to the "
+          "source group; for clusters that do not allow transactions) (env MIRROR_DELIVERY; "
+          "default exactly-once).");
 ABSL_FLAG(std::string, group, "",
-          "Consumer group on the source; its committed offsets are the mirror's position "
-          "(env SOURCE_GROUP_ID; default pv-mirror).");
+          "Name of this mirror: at-least-once, the consumer group on the source whose "
+          "committed offsets are the position; exactly-once, the start of the default "
+          "--transactional-id (env SOURCE_GROUP_ID; default pv-mirror).");
+ABSL_FLAG(std::string, source_partitions, "",
+          "Exactly-once: mirror only these source partitions, comma-separated (e.g. 0,2), "
+          "so several processes can share a topic; each list is its own identity. Empty: "
+          "all partitions (env SOURCE_PARTITIONS).");
+ABSL_FLAG(std::string, transactional_id, "",
+          "Exactly-once: the identity of this mirror, stable across restarts; a second "
+          "process with the same one fences the first (env MIRROR_TRANSACTIONAL_ID; "
+          "default <group>.<source topic>[.p<partitions>]).");
+ABSL_FLAG(bool, resume_from_group, false,
+          "Exactly-once: source partitions without a checkpoint start where --group "
+          "committed on the source (the at-least-once mode's position) rather than at the "
+          "beginning; for the first run after switching from --delivery=at-least-once.");
+ABSL_FLAG(std::string, checkpoint_topic, "pv_mirror_checkpoints",
+          "Exactly-once: compacted topic of the destination cluster holding the next "
+          "source offset per partition, written in each transaction (created when "
+          "missing).");
+ABSL_FLAG(absl::Duration, transaction_interval, absl::Milliseconds(500),
+          "Exactly-once: commit a transaction this long after its first record; what a "
+          "read_committed reader (consume) waits at most, and what a crash re-reads.");
+ABSL_FLAG(uint64_t, transaction_messages, 100000,
+          "Exactly-once: commit a transaction at the latest after this many records.");
+ABSL_FLAG(absl::Duration, transaction_timeout, absl::Seconds(60),
+          "Exactly-once: transaction.timeout.ms; the brokers abort (and fence) a "
+          "transaction open longer, and hold read_committed readers back at most this long "
+          "after a crash nobody restarts from.");
 ABSL_FLAG(int, partitions, 3, "Partitions of the destination topic when it is created.");
 ABSL_FLAG(int, replication_factor, 3, "Replication factor of a created destination topic.");
 ABSL_FLAG(int, min_insync_replicas, 2,
@@ -71,7 +104,8 @@ ABSL_FLAG(std::string, max_messages, "",
 ABSL_FLAG(bool, exit_at_end, false,
           "Stop once every assigned source partition has been read to its end.");
 ABSL_FLAG(absl::Duration, commit_interval, absl::Seconds(5),
-          "How often acknowledged source offsets are committed (and at the end).");
+          "At-least-once: how often acknowledged source offsets are committed (and at the "
+          "end).");
 ABSL_FLAG(absl::Duration, message_timeout, absl::Minutes(5),
           "How long a message may wait for the destination's acknowledgement before the "
           "run fails.");
@@ -93,16 +127,22 @@ constexpr char kUsage[] =
     "  mirror --source-brokers=HOST:PORT --destination-brokers=HOST:PORT [flags]\n"
     "         [-X source.property=value ...] [-Y destination.property=value ...]\n"
     "\n"
-    "Keys, values and headers are copied untouched into the partition with the\n"
-    "source's number (order per partition kept), with an idempotent producer and\n"
-    "acks=all. Source offsets are committed only for messages the destination\n"
-    "acknowledged: at-least-once across a crash (a restart may send again what was\n"
-    "acknowledged after the last commit); exactly once in a run without crash.\n"
+    "Keys, values, headers and timestamps (CreateTime) are copied untouched into the\n"
+    "partition with the source's number, order per partition kept.\n"
+    "\n"
+    "Exactly-once (the default): each transaction commits the records and, with them,\n"
+    "the next source offset per partition (checkpoint topic, destination cluster). A\n"
+    "restart fences the previous process with the same --transactional-id, resumes at\n"
+    "the checkpoints within seconds, and a read_committed reader sees every source\n"
+    "record exactly once, whatever moment the crash came. --delivery=at-least-once:\n"
+    "source offsets committed to the source group for acknowledged messages; a crash\n"
+    "re-sends what was acknowledged after the last commit.\n"
     "Passwords come from the environment or @/path/to/file, never from argv.\n"
     "\n"
     "Exit codes: 0 done (--max-messages or --exit-at-end reached); 1 failed;\n"
-    "2 bad usage; 3 credentials rejected; 130 stopped by SIGINT/SIGTERM (after\n"
-    "flushing and committing).";
+    "2 bad usage; 3 credentials rejected; 4 fenced: another mirror with the same\n"
+    "identity took over (nothing duplicated); 130 stopped by SIGINT/SIGTERM (after\n"
+    "committing what was open).";
 
 int Run(const kafka::PropertyArgs& props) {
   ConfigReport report;
@@ -144,6 +184,57 @@ int Run(const kafka::PropertyArgs& props) {
   options.group_id =
       FlagOrEnv(absl::GetFlag(FLAGS_group), {"SOURCE_GROUP_ID"}, "pv-mirror", &src);
   report.Add("group", options.group_id, src);
+  const std::string delivery =
+      FlagOrEnv(absl::GetFlag(FLAGS_delivery), {"MIRROR_DELIVERY"}, "exactly-once", &src);
+  if (delivery == "exactly-once") {
+    options.delivery = Delivery::kExactlyOnce;
+  } else if (delivery == "at-least-once") {
+    options.delivery = Delivery::kAtLeastOnce;
+  } else {
+    return fail_usage(absl::InvalidArgumentError(absl::StrCat(
+        "delivery: '", delivery, "' is neither exactly-once nor at-least-once")));
+  }
+  report.Add("delivery", delivery, src);
+  const std::string partition_list =
+      FlagOrEnv(absl::GetFlag(FLAGS_source_partitions), {"SOURCE_PARTITIONS"}, "", &src);
+  for (absl::string_view piece : absl::StrSplit(partition_list, ',', absl::SkipWhitespace())) {
+    int32_t p = -1;
+    if (!absl::SimpleAtoi(piece, &p) || p < 0) {
+      return fail_usage(absl::InvalidArgumentError(absl::StrCat(
+          "source partitions: '", piece, "' is not a partition number")));
+    }
+    options.source_partitions.push_back(p);
+  }
+  if (!partition_list.empty()) report.Add("source_partitions", partition_list, src);
+  if (!options.source_partitions.empty() && options.delivery == Delivery::kAtLeastOnce) {
+    return fail_usage(absl::InvalidArgumentError(
+        "--source-partitions is for --delivery=exactly-once; at-least-once mirrors share a "
+        "topic through their consumer group (--group)"));
+  }
+  if (options.delivery == Delivery::kExactlyOnce) {
+    options.transactional_id =
+        FlagOrEnv(absl::GetFlag(FLAGS_transactional_id), {"MIRROR_TRANSACTIONAL_ID"},
+                  DefaultTransactionalId(options), &src);
+    report.Add("transactional_id", options.transactional_id, src);
+    options.checkpoint_topic = absl::GetFlag(FLAGS_checkpoint_topic);
+    options.resume_from_group = absl::GetFlag(FLAGS_resume_from_group);
+    if (options.resume_from_group) report.Add("resume_from_group", "true", "flag");
+    options.transaction_interval = absl::GetFlag(FLAGS_transaction_interval);
+    options.transaction_messages = absl::GetFlag(FLAGS_transaction_messages);
+    options.transaction_timeout = absl::GetFlag(FLAGS_transaction_timeout);
+    if (options.transaction_interval <= absl::ZeroDuration() ||
+        options.transaction_messages == 0 ||
+        options.transaction_timeout < absl::Seconds(1) ||
+        options.transaction_interval * 2 > options.transaction_timeout) {
+      return fail_usage(absl::InvalidArgumentError(
+          "--transaction-interval and --transaction-messages must be > 0, "
+          "--transaction-timeout >= 1s and at least twice --transaction-interval"));
+    }
+    report.Add("checkpoint_topic", options.checkpoint_topic);
+    report.Add("transaction_interval", absl::FormatDuration(options.transaction_interval));
+    report.Add("transaction_messages", absl::StrCat(options.transaction_messages));
+    report.Add("transaction_timeout", absl::FormatDuration(options.transaction_timeout));
+  }
   const std::string max_text =
       FlagOrEnv(absl::GetFlag(FLAGS_max_messages), {"MAX_MESSAGES"}, "0", &src);
   if (!absl::SimpleAtoi(max_text, &options.max_messages)) {
@@ -164,12 +255,15 @@ int Run(const kafka::PropertyArgs& props) {
   report.Add("exit_at_end", options.exit_at_end ? "true" : "false");
   options.commit_interval = absl::GetFlag(FLAGS_commit_interval);
   options.message_timeout = absl::GetFlag(FLAGS_message_timeout);
-  if (options.commit_interval <= absl::ZeroDuration() ||
+  if ((options.delivery == Delivery::kAtLeastOnce &&
+       options.commit_interval <= absl::ZeroDuration()) ||
       options.message_timeout <= absl::ZeroDuration()) {
     return fail_usage(
         absl::InvalidArgumentError("--commit-interval and --message-timeout must be > 0"));
   }
-  report.Add("commit_interval", absl::FormatDuration(options.commit_interval));
+  if (options.delivery == Delivery::kAtLeastOnce) {
+    report.Add("commit_interval", absl::FormatDuration(options.commit_interval));
+  }
   for (const auto* list : {&props.source, &props.destination}) {
     for (const std::string& p : *list) {
       const size_t eq = p.find('=');
@@ -191,27 +285,48 @@ int Run(const kafka::PropertyArgs& props) {
   MirrorSummary summary;
   const absl::Status status = RunMirror(options, &summary);
   const double seconds = std::max(absl::ToDoubleSeconds(summary.elapsed), 1e-9);
+  const double copying =
+      std::max(absl::ToDoubleSeconds(summary.elapsed - summary.startup), 1e-9);
   std::vector<std::string> committed;
   for (const auto& [p, o] : summary.committed) committed.push_back(absl::StrCat("p", p, "=", o));
+  const bool exactly_once = options.delivery == Delivery::kExactlyOnce;
+  std::string position;
+  if (exactly_once) {
+    std::vector<std::string> resumed;
+    for (const auto& [p, o] : summary.resumed_from) resumed.push_back(absl::StrCat("p", p, "=", o));
+    position = absl::StrCat(
+        "  resumed at   ", resumed.empty() ? "-" : absl::StrJoin(resumed, " "), "\n",
+        "  checkpoint   ", committed.empty() ? "-" : absl::StrJoin(committed, " "), " (",
+        options.checkpoint_topic, ")\n", "  transactions ", summary.transactions_committed,
+        " committed, ", summary.transactions_aborted, " aborted and read again\n");
+  } else {
+    position = absl::StrCat("  committed    ",
+                            committed.empty() ? "nothing new" : absl::StrJoin(committed, " "),
+                            " (group ", options.group_id, ")\n");
+  }
   std::fprintf(
       stdout,
       "\nmirror %s (%s)\n"
-      "  source       %s @ %s (group %s), %d partitions\n"
+      "  guarantee    %s%s\n"
+      "  source       %s @ %s, %d partitions\n"
       "  destination  %s @ %s, %d partitions%s\n"
-      "  messages     %llu (%.1f MB key+value); acknowledged %lld, failed %lld\n"
-      "  committed    %s\n"
+      "  messages     %llu (%.1f MB key+value)%s; acknowledged %lld, failed %lld\n"
+      "%s"
       "  lag          %s\n"
-      "  time         %.2f s (%.0f msgs/s, %.1f MB/s)\n",
+      "  time         %.2f s: start-up %.2f s, then %.0f msgs/s, %.1f MB/s\n",
       status.ok() ? "done" : "FAILED", StopReasonName(summary.reason),
-      options.source_topic.c_str(), source->brokers.c_str(), options.group_id.c_str(),
-      summary.source_partitions, options.destination_topic.c_str(),
-      destination->brokers.c_str(), summary.destination_partitions,
-      summary.created_destination_topic ? " (created)" : "",
+      DeliveryName(options.delivery),
+      exactly_once ? absl::StrCat(" (transactional.id ", options.transactional_id, ")").c_str()
+                   : "",
+      options.source_topic.c_str(), source->brokers.c_str(), summary.source_partitions,
+      options.destination_topic.c_str(), destination->brokers.c_str(),
+      summary.destination_partitions, summary.created_destination_topic ? " (created)" : "",
       static_cast<unsigned long long>(summary.messages), summary.bytes / 1e6,
-      static_cast<long long>(summary.acknowledged), static_cast<long long>(summary.failed),
-      committed.empty() ? "nothing new" : absl::StrJoin(committed, " ").c_str(),
+      exactly_once ? " committed" : "", static_cast<long long>(summary.acknowledged),
+      static_cast<long long>(summary.failed), position.c_str(),
       summary.lag < 0 ? "unknown" : absl::StrCat(summary.lag).c_str(), seconds,
-      summary.messages / seconds, summary.bytes / 1e6 / seconds);
+      absl::ToDoubleSeconds(summary.startup), summary.messages / copying,
+      summary.bytes / 1e6 / copying);
   std::fflush(stdout);
   if (!status.ok()) {
     // Status messages come from our code and librdkafka, neither of which
@@ -219,6 +334,7 @@ int Run(const kafka::PropertyArgs& props) {
     PV_LOG(ERROR) << RedactSecrets(status.ToString());
     if (absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status)) return 3;
     if (absl::IsCancelled(status)) return 130;
+    if (kafka::IsFenced(status)) return 4;
     return 1;
   }
   return summary.reason == StopReason::kSignal ? 130 : 0;

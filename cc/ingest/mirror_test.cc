@@ -127,5 +127,39 @@ TEST(DestinationPartitionTest, ModuloWhenTheDestinationHasFewerPartitions) {
   EXPECT_EQ(DestinationPartition(7, 3), 1);
 }
 
+TEST(CheckpointTest, KeyNamesClusterTopicAndPartition) {
+  EXPECT_EQ(CheckpointKey("AbC-12", "product_view", 7), "AbC-12/product_view/7");
+}
+
+TEST(CheckpointTest, ValueRoundTrips) {
+  auto c = ParseCheckpoint(EncodeCheckpoint(123456789012, "pv-mirror.product_view.p0-2"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->next_offset, 123456789012);
+  EXPECT_EQ(c->mirror_id, "pv-mirror.product_view.p0-2");
+  c = ParseCheckpoint(EncodeCheckpoint(0, "a b"));  // an id with a space
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->next_offset, 0);
+  EXPECT_EQ(c->mirror_id, "a b");
+}
+
+TEST(CheckpointTest, MalformedValuesAreRefusedWithTheReason) {
+  for (const char* bad : {"", "next=", "next=12", "next=-1 mirror=x", "next=1x mirror=x",
+                          "next=1 mirror=", "offset=1 mirror=x", "next=1 id=x",
+                          "next=99999999999999999999 mirror=x"}) {
+    absl::StatusOr<Checkpoint> c = ParseCheckpoint(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(c.status())) << "'" << bad << "'";
+    EXPECT_THAT(std::string(c.status().message()), ::testing::HasSubstr("checkpoint value"));
+  }
+}
+
+TEST(DefaultTransactionalIdTest, NamesGroupTopicAndSortedPartitions) {
+  MirrorOptions options;
+  options.group_id = "pv-mirror";
+  options.source_topic = "product_view";
+  EXPECT_EQ(DefaultTransactionalId(options), "pv-mirror.product_view");
+  options.source_partitions = {2, 0};
+  EXPECT_EQ(DefaultTransactionalId(options), "pv-mirror.product_view.p0-2");
+}
+
 }  // namespace
 }  // namespace pv::ingest

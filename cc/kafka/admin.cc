@@ -262,4 +262,18 @@ absl::StatusOr<std::vector<PartitionWatermarks>> Admin::Watermarks(absl::string_
   return out;
 }
 
+absl::StatusOr<std::string> Admin::ClusterId(absl::Duration timeout) {
+  char* id = rd_kafka_clusterid(rk_.get(), ToMillis(timeout));
+  rd_kafka_poll(rk_.get(), 0);
+  PV_RETURN_IF_ERROR(state_->Fatal(), "cluster id");
+  if (id == nullptr) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "cluster id: no answer from brokers ", state_->brokers, " within ",
+        absl::FormatDuration(timeout), "; last error: ", state_->LastError()));
+  }
+  std::string out = id;
+  rd_kafka_mem_free(rk_.get(), id);
+  return out;
+}
+
 }  // namespace pv::kafka

@@ -36,13 +36,7 @@ void ErrorCallback(rd_kafka_t* rk, int err_int, const char* reason, void* opaque
     return;
   }
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
-    char buf[512] = {0};
-    const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof(buf));
-    if (state->fatal.ok()) {
-      state->fatal = absl::InternalError(
-          absl::StrCat("Kafka ", state->role, " (brokers ", state->brokers,
-                       "): fatal error ", rd_kafka_err2name(orig), ": ", buf));
-    }
+    if (state->fatal.ok()) state->fatal = FatalErrorStatus(rk, state->role, state->brokers);
     return;
   }
   state->last_error =
@@ -159,7 +153,8 @@ bool IsAuthError(rd_kafka_resp_err_t err) {
          err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
          err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
          err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
-         err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED;
+         err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+         err == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 }
 
 absl::StatusCode CodeFor(rd_kafka_resp_err_t err) {
@@ -170,6 +165,7 @@ absl::StatusCode CodeFor(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
       return absl::StatusCode::kPermissionDenied;
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
     case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
@@ -229,6 +225,23 @@ std::string Describe(const rd_kafka_topic_partition_list_t* list) {
 
 // A listener failure (or an assign that librdkafka refuses) stops the
 // consumer: without the listener's work the offsets cannot be trusted.
+absl::Status FatalErrorStatus(rd_kafka_t* rk, const std::string& role,
+                              const std::string& brokers) {
+  char buf[512] = {0};
+  const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof(buf));
+  const bool fenced = orig == RD_KAFKA_RESP_ERR__FENCED ||
+                      orig == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                      orig == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+  if (fenced) {
+    // Reads as Producer::CommitTransaction's fencing (see kafka.h).
+    return FencedError(absl::StrCat("fenced: Kafka ", role, " (brokers ", brokers,
+                                    "): another producer with this transactional.id took "
+                                    "over (", rd_kafka_err2name(orig), ": ", buf, ")"));
+  }
+  return absl::InternalError(absl::StrCat("Kafka ", role, " (brokers ", brokers,
+                                          "): fatal error ", rd_kafka_err2name(orig), ": ", buf));
+}
+
 void SetFatal(ClientState* state, absl::Status status) {
   absl::MutexLock lock(&state->mu);
   if (state->fatal.ok()) state->fatal = std::move(status);

@@ -71,6 +71,11 @@ absl::Status ErrStatus(rd_kafka_resp_err_t err, absl::string_view context);
 int ToMillis(absl::Duration d);
 // Records a fatal error (the first wins); later calls fail with it.
 void SetFatal(ClientState* state, absl::Status status);
+
+// The client's fatal error (rd_kafka_fatal_error) as a Status; IsFenced
+// when a newer transactional producer fenced this one.
+absl::Status FatalErrorStatus(rd_kafka_t* rk, const std::string& role,
+                              const std::string& brokers);
 std::vector<TopicPartitionOffset> ToVector(const rd_kafka_topic_partition_list_t* list);
 // "topic[p],topic[q]" for messages.
 std::string Describe(const rd_kafka_topic_partition_list_t* list);

@@ -82,7 +82,7 @@ std::vector<Header> Message::headers() const {
 
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const KafkaConfig& config,
                                                            const ConsumerOptions& options) {
-  if (options.group_id.empty()) {
+  if (options.group_id.empty() && !options.assign_only) {
     return absl::InvalidArgumentError("Kafka consumer needs a group id");
   }
   std::unique_ptr<Consumer> c(new Consumer());
@@ -90,13 +90,17 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const KafkaConfig& co
   c->state_ = std::make_unique<ClientState>();
   c->state_->role = absl::StrCat("consumer (group ", options.group_id, ")");
   c->state_->rebalance_listener = options.rebalance_listener;
+  std::vector<std::pair<std::string, std::string>> extra = {
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", options.auto_offset_reset},
+      {"isolation.level", options.isolation_level}};
+  // librdkafka's assign() needs a group.id even when nothing joins it or
+  // commits to it.
+  extra.push_back(
+      {"group.id", options.group_id.empty() ? "pv-assign-only" : options.group_id});
   PV_ASSIGN_OR_RETURN(c->rk_,
-                      NewClient(RD_KAFKA_CONSUMER, config,
-                                {{"group.id", options.group_id},
-                                 {"enable.auto.commit", "false"},
-                                 {"enable.auto.offset.store", "false"},
-                                 {"auto.offset.reset", options.auto_offset_reset}},
-                                c->state_.get()));
+                      NewClient(RD_KAFKA_CONSUMER, config, extra, c->state_.get()));
   // Route the main queue (errors, logs) to consumer_poll.
   rd_kafka_poll_set_consumer(c->rk_.get());
   return c;
@@ -122,6 +126,21 @@ absl::Status Consumer::Subscribe(const std::vector<std::string>& topics) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return ErrStatus(err, absl::StrCat("subscribe group ", group_id_, " to ",
                                        absl::StrJoin(topics, ",")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::Assign(const std::vector<TopicPartitionOffset>& partitions) {
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const TopicPartitionOffset& tp : partitions) {
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = tp.offset;
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list);
+  const std::string described = internal::Describe(list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return ErrStatus(err, absl::StrCat("assign ", described, " (brokers ", state_->brokers, ")"));
   }
   return absl::OkStatus();
 }

@@ -76,6 +76,16 @@ struct ProducerOptions {
   // Producer::Poll); never concurrently with itself. It must not
   // call back into the Producer. Unset: only the counters are kept.
   std::function<void(const DeliveryReport&)> on_delivery;
+  // Non-empty: a transactional producer with this transactional.id (which
+  // implies idempotence and acks=all). Produce() then only works inside a
+  // transaction (BeginTransaction .. CommitTransaction), and message_timeout
+  // is capped at transaction_timeout.
+  std::string transactional_id;
+  // transaction.timeout.ms: the brokers abort a transaction open longer than
+  // this, and fence the producer that still holds it. Also how long a
+  // crashed producer's open transaction holds back read_committed readers
+  // when nobody with its transactional.id restarts.
+  absl::Duration transaction_timeout = absl::Seconds(60);
 };
 
 // A producer. Produce() and Flush() may
@@ -91,10 +101,34 @@ class Producer {
   // Queues one message; bytes are copied. partition may be kAnyPartition
   // (partitioned by key). Fails at once on a fatal client error (e.g. the
   // idempotent producer was fenced) or authentication failure seen so far.
-  // `tag` is handed back in this message's DeliveryReport.
+  // `tag` is handed back in this message's DeliveryReport. `timestamp_ms` > 0
+  // is the message's CreateTime; otherwise librdkafka stamps the current time.
   absl::Status Produce(absl::string_view topic, int32_t partition,
                        absl::string_view key, absl::string_view value,
-                       const std::vector<Header>& headers = {}, uint64_t tag = 0);
+                       const std::vector<Header>& headers = {}, uint64_t tag = 0,
+                       int64_t timestamp_ms = 0);
+
+  // Transactions (ProducerOptions::transactional_id). The errors say what
+  // to do next:
+  //  - kAborted (CommitTransaction only): the transaction could not commit
+  //    (e.g. messages timed out while a broker was away) and was aborted:
+  //    nothing of it is visible; rewind the input and begin again;
+  //  - IsFenced (types.h): another producer with the same transactional.id
+  //    took over (or the brokers timed this transaction out); this producer
+  //    is dead, and so is every later call (Produce included);
+  //  - anything else: a fatal client error; destroy the producer.
+  // Retriable errors are retried inside, until `timeout` (Init) or the
+  // transaction timeout.
+
+  // Registers the transactional.id with its coordinator: a previous producer
+  // with the same id is fenced and its open transaction aborted (or, if it
+  // was committing, completed). Call once, before the first transaction.
+  absl::Status InitTransactions(absl::Duration timeout);
+  absl::Status BeginTransaction();
+  // Flushes, then commits what was produced since BeginTransaction.
+  absl::Status CommitTransaction();
+  // Aborts the open transaction: its messages are never visible.
+  absl::Status AbortTransaction();
 
   // Waits until every queued message is acknowledged or failed, or `timeout`
   // passes. Returns an error naming topic/partition of the first failed
@@ -145,7 +179,15 @@ class Message {
 };
 
 struct ConsumerOptions {
+  // The consumer group. Empty only with assign_only.
   std::string group_id;
+  // No group: partitions are given with Assign() (no rebalances, no session
+  // timeouts, nothing committed).
+  bool assign_only = false;
+  // isolation.level: "read_committed" (records of aborted or open
+  // transactions are never returned; offsets they and the transaction
+  // markers take are skipped) or "read_uncommitted".
+  std::string isolation_level = "read_committed";
   // auto.offset.reset when the group has no committed offset, or when an
   // assigned offset is out of range ("error": Poll returns an error naming
   // the partition and offset instead of silently skipping).
@@ -167,6 +209,11 @@ class Consumer : public ConsumerControl {
   Consumer& operator=(const Consumer&) = delete;
 
   absl::Status Subscribe(const std::vector<std::string>& topics);
+
+  // Consumes exactly these partitions from these offsets (absolute, or
+  // kOffsetBeginning / kOffsetEnd), replacing any previous assignment and
+  // dropping what was fetched for it.
+  absl::Status Assign(const std::vector<TopicPartitionOffset>& partitions);
 
   // The next message, an empty Message when none arrived within `timeout`,
   // or an error (kUnauthenticated for rejected credentials; other consumer
@@ -202,7 +249,9 @@ class Consumer : public ConsumerControl {
   PartitionWatermarks CachedWatermarks(absl::string_view topic,
                                        int32_t partition) const override;
 
-  // Watermarks asked from the partition leader, within `timeout`.
+  // Watermarks asked from the partition leader, within `timeout`; with
+  // isolation_level read_committed, `high` is the last stable offset (the
+  // end of what Poll can return).
   absl::StatusOr<PartitionWatermarks> QueryWatermarks(absl::string_view topic,
                                                       int32_t partition,
                                                       absl::Duration timeout) const override;
@@ -240,9 +289,13 @@ class Admin {
   // Number of partitions; kNotFound when the topic does not exist.
   absl::StatusOr<int> PartitionCount(absl::string_view topic,
                                      absl::Duration timeout);
-  // Low/high watermarks of every partition of `topic`, by partition number.
+  // Low/high watermarks of every partition of `topic`, by partition number;
+  // `high` is the last stable offset (see PartitionWatermarks).
   absl::StatusOr<std::vector<PartitionWatermarks>> Watermarks(
       absl::string_view topic, absl::Duration timeout);
+
+  // The cluster's id (KRaft/ZooKeeper cluster.id), within `timeout`.
+  absl::StatusOr<std::string> ClusterId(absl::Duration timeout);
 
  private:
   Admin() = default;

@@ -33,13 +33,20 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const KafkaConfig& co
   p->state_ = std::make_unique<ClientState>();
   p->state_->role = "producer";
   p->state_->on_delivery = options.on_delivery;
-  PV_ASSIGN_OR_RETURN(
-      p->rk_, NewClient(RD_KAFKA_PRODUCER, config,
-                        {{"enable.idempotence", options.idempotence ? "true" : "false"},
-                         {"acks", options.acks},
-                         {"message.timeout.ms",
-                          absl::StrCat(std::max(1, ToMillis(options.message_timeout)))}},
-                        p->state_.get()));
+  std::vector<std::pair<std::string, std::string>> extra = {
+      {"enable.idempotence", options.idempotence ? "true" : "false"},
+      {"acks", options.acks},
+      {"message.timeout.ms", absl::StrCat(std::max(1, ToMillis(options.message_timeout)))}};
+  if (!options.transactional_id.empty()) {
+    const int txn_ms = std::max(1000, ToMillis(options.transaction_timeout));
+    extra = {{"transactional.id", options.transactional_id},
+             {"enable.idempotence", "true"},
+             {"acks", "all"},
+             {"transaction.timeout.ms", absl::StrCat(txn_ms)},
+             {"message.timeout.ms",
+              absl::StrCat(std::min(txn_ms, std::max(1, ToMillis(options.message_timeout))))}};
+  }
+  PV_ASSIGN_OR_RETURN(p->rk_, NewClient(RD_KAFKA_PRODUCER, config, extra, p->state_.get()));
   return p;
 }
 
@@ -56,7 +63,8 @@ Producer::~Producer() {
 
 absl::Status Producer::Produce(absl::string_view topic, int32_t partition,
                                absl::string_view key, absl::string_view value,
-                               const std::vector<Header>& headers, uint64_t tag) {
+                               const std::vector<Header>& headers, uint64_t tag,
+                               int64_t timestamp_ms) {
   PV_RETURN_IF_ERROR(state_->Fatal());
   void* const msg_opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(tag));
   const std::string topic_name(topic);
@@ -79,13 +87,15 @@ absl::Status Producer::Produce(absl::string_view topic, int32_t partition,
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(msg_opaque),
           RD_KAFKA_V_KEY(key_ptr, key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+          RD_KAFKA_V_TIMESTAMP(std::max<int64_t>(0, timestamp_ms)), RD_KAFKA_V_HEADERS(hdrs),
+          RD_KAFKA_V_END);
     } else {
       err = rd_kafka_producev(
           rk_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(msg_opaque),
           RD_KAFKA_V_KEY(key_ptr, key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_TIMESTAMP(std::max<int64_t>(0, timestamp_ms)), RD_KAFKA_V_END);
     }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_poll(rk_.get(), 0);  // serve delivery reports
@@ -97,6 +107,12 @@ absl::Status Producer::Produce(absl::string_view topic, int32_t partition,
       rd_kafka_poll(rk_.get(), 100);
       PV_RETURN_IF_ERROR(state_->Fatal());
       continue;
+    }
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      // The error callback may not have run yet: ask the client itself.
+      SetFatal(state_.get(),
+               internal::FatalErrorStatus(rk_.get(), state_->role, state_->brokers));
+      return state_->Fatal();
     }
     return ErrStatus(err, absl::StrCat("produce to topic ", topic, " partition ",
                                        partition == kAnyPartition ? std::string("any")
@@ -138,6 +154,85 @@ absl::Status Producer::Flush(absl::Duration timeout) {
 }
 
 void Producer::Poll(absl::Duration timeout) { rd_kafka_poll(rk_.get(), ToMillis(timeout)); }
+
+namespace {
+
+// The Status of a transactional API error; destroys `error`. Fencing reads
+// "fenced: ..." (kFailedPrecondition).
+absl::Status TxnStatus(rd_kafka_error_t* error, const std::string& what) {
+  const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+  const std::string text = rd_kafka_error_string(error);
+  absl::Status status;
+  if (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+      code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+    status = FencedError(absl::StrCat(
+        "fenced: ", what, ": another producer with this transactional.id took over, or the "
+        "brokers timed this transaction out (", text, ")"));
+  } else {
+    status = absl::Status(IsAuthError(code) ? CodeFor(code) : absl::StatusCode::kInternal,
+                          absl::StrCat(what, ": ", text, " (", rd_kafka_err2name(code), ")"));
+  }
+  rd_kafka_error_destroy(error);
+  return status;
+}
+
+}  // namespace
+
+absl::Status Producer::InitTransactions(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  const std::string what = absl::StrCat("init transactions (transactional.id ",
+                                        options_.transactional_id, ", brokers ",
+                                        state_->brokers, ")");
+  for (;;) {
+    const absl::Duration left = std::max(deadline - absl::Now(), absl::Milliseconds(100));
+    rd_kafka_error_t* error = rd_kafka_init_transactions(rk_.get(), ToMillis(left));
+    if (error == nullptr) return absl::OkStatus();
+    if (!rd_kafka_error_is_retriable(error) || absl::Now() >= deadline) {
+      return TxnStatus(error, what);
+    }
+    rd_kafka_error_destroy(error);
+    PV_RETURN_IF_ERROR(state_->Fatal(), what);
+  }
+}
+
+absl::Status Producer::BeginTransaction() {
+  rd_kafka_error_t* error = rd_kafka_begin_transaction(rk_.get());
+  if (error == nullptr) return absl::OkStatus();
+  return TxnStatus(error, "begin transaction");
+}
+
+// Commit and abort wait up to the transaction's remaining timeout per try;
+// retriable errors (a coordinator moving) are retried a few times.
+constexpr int kTxnTries = 5;
+
+absl::Status Producer::AbortTransaction() {
+  for (int attempt = 1;; ++attempt) {
+    rd_kafka_error_t* error = rd_kafka_abort_transaction(rk_.get(), -1);
+    if (error == nullptr) return absl::OkStatus();
+    if (!rd_kafka_error_is_retriable(error) || attempt == kTxnTries) {
+      return TxnStatus(error, "abort transaction");
+    }
+    rd_kafka_error_destroy(error);
+  }
+}
+
+absl::Status Producer::CommitTransaction() {
+  for (int attempt = 1;; ++attempt) {
+    rd_kafka_error_t* error = rd_kafka_commit_transaction(rk_.get(), -1);
+    if (error == nullptr) return absl::OkStatus();
+    if (rd_kafka_error_is_fatal(error)) return TxnStatus(error, "commit transaction");
+    if (rd_kafka_error_is_retriable(error) && attempt < kTxnTries) {
+      rd_kafka_error_destroy(error);
+      continue;
+    }
+    if (!rd_kafka_error_txn_requires_abort(error)) return TxnStatus(error, "commit transaction");
+    const std::string why = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    PV_RETURN_IF_ERROR(AbortTransaction(), "after a failed commit (", why, ")");
+    return absl::AbortedError(absl::StrCat("transaction aborted: it could not commit (", why,
+                                           "); nothing of it is visible"));
+  }
+}
 
 int64_t Producer::delivered() const { return state_->delivered.load(); }
 int64_t Producer::failed() const { return state_->failed.load(); }

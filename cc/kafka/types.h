@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -43,7 +44,11 @@ struct TopicPartitionOffset {
 struct PartitionWatermarks {
   int32_t partition = 0;
   int64_t low = 0;   // first offset still stored
-  int64_t high = 0;  // offset the next produced message will get
+  // The offset the next produced message will get; from a watermark query
+  // of a read_committed client (Consumer::QueryWatermarks by default,
+  // Admin::Watermarks), the last stable offset instead: the first offset of
+  // the oldest open transaction, the same while none is open.
+  int64_t high = 0;
 };
 
 // One consumed record, as views into the message that carries it (valid as
@@ -115,6 +120,19 @@ class ConsumerControl {
   // unknown.
   virtual int64_t Position(absl::string_view topic, int32_t partition) const = 0;
 };
+
+// A transactional producer that another one with the same transactional.id
+// fenced: FencedError makes the status (kFailedPrecondition, marked with a
+// payload that pv::Annotate keeps), IsFenced recognises it.
+inline constexpr char kFencedPayload[] = "pv.kafka/fenced";
+inline absl::Status FencedError(absl::string_view message) {
+  absl::Status s = absl::FailedPreconditionError(message);
+  s.SetPayload(kFencedPayload, absl::Cord("1"));
+  return s;
+}
+inline bool IsFenced(const absl::Status& status) {
+  return status.GetPayload(kFencedPayload).has_value();
+}
 
 }  // namespace pv::kafka
 
