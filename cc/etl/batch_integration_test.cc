@@ -172,6 +172,57 @@ TEST(BatchIntegration, OneAndTwoThreadsWriteTheSameWarehouse) {
             "5");
 }
 
+// Text PostgreSQL cannot store (NUL, as "\u0000", in every dimension
+// field), a 5,000-character non-ASCII URL and an emoji product id among
+// ordinary events: the night goes on, and every record is either a loaded
+// view or quarantined.
+TEST(BatchIntegration, HostileTextLoadsAndEveryRecordIsAccountedFor) {
+  TestDatabase db;
+  auto event = [](const std::string& product, const std::string& extra) {
+    return absl::StrCat(R"j({"_id":"x","local_time":"2020-06-01 10:00:00","product_id":)j",
+                        product, extra, "}");
+  };
+  std::vector<std::string> records;
+  for (int i = 0; i < 200; ++i) {
+    records.push_back(event(absl::StrCat("\"", 1000 + i % 17, "\""),
+                            absl::StrCat(R"j(,"store_id":"6","device_id":"dev-)j", i % 23,
+                                         R"j(","current_url":"https://www.glamira.de/p",)j"
+                                         R"j("referrer_url":"https://www.google.com/",)j"
+                                         R"j("user_agent":"Mozilla/5.0 (Windows NT 10.0)")j")));
+  }
+  records.push_back(event(R"j("nul\u0000inside")j", ""));
+  records.push_back(event(R"j("1")j", R"j(,"store_id":"s\u0000")j"));
+  records.push_back(event(R"j("1")j", R"j(,"device_id":"\u0000")j"));
+  records.push_back(event(R"j("1")j", R"j(,"referrer_url":"https://a.b/\u0000")j"));
+  records.push_back(event(R"j("1")j", R"j(,"current_url":"https://glamira.fr/\u0000x")j"));
+  records.push_back(event(R"j("1")j", R"j(,"user_agent":"Mozilla\u0000(iPhone)")j"));
+  records.push_back(event(R"j({"$oid":"\u0000"})j", ""));
+  std::string long_url = "https://www.glamira.de/";
+  for (int i = 0; i < 1700; ++i) absl::StrAppend(&long_url, "ä€ö");  // 5,123 characters
+  records.push_back(event(R"j("1")j", absl::StrCat(R"j(,"referrer_url":")j", long_url,
+                                                 R"j(","current_url":")j", long_url, "\"")));
+  records.push_back(event(R"j("💍💎")j", ""));
+  records.push_back("{not json");  // one quarantined, below the 1% gate
+  const std::string seg = WriteInput(records);
+  const std::string quarantine = TempDir("quarantine");
+  RunResult run = RunBatch(BatchArgs(seg, db, {"--quarantine=" + quarantine}));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  // Loaded views + quarantined records = the records.
+  const std::string views = db.Scalar("SELECT sum(view_count) FROM fact_product_views");
+  FILE* lines = popen(absl::StrCat("cat '", quarantine, "'/* | wc -l").c_str(), "r");
+  ASSERT_NE(lines, nullptr);
+  long long quarantined = -1;
+  ASSERT_EQ(std::fscanf(lines, "%lld", &quarantined), 1);
+  pclose(lines);
+  EXPECT_EQ(quarantined, 1);
+  EXPECT_EQ(views, absl::StrCat(records.size() - quarantined)) << run.output;
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM dim_product WHERE product_id = "
+                      "E'nul\\uFFFDinside' OR product_id = '💍💎'"),
+            "2");
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM dim_referrer WHERE length(referrer_url) >= 5000"),
+            "1");
+}
+
 TEST(BatchIntegration, TooManyInvalidRecordsFailWithoutLoading) {
   TestDatabase db;
   std::vector<std::string> records = Records(2000);

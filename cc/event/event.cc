@@ -1,6 +1,7 @@
 #include "cc/event/event.h"
 
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -191,6 +192,8 @@ bool ParseLocalTime(absl::string_view text, int64_t* unix_seconds) {
 
 // ---------------------------------------------------------------------------
 
+constexpr char kReplacementCharacter[] = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
+
 struct EventParser::Impl {
   od::parser parser;
   // Only for records whose root is not an object (rare): the full DOM parse
@@ -201,6 +204,9 @@ struct EventParser::Impl {
   size_t payload_size = 0;
   od::document* document = nullptr;  // during Parse(), for error positions
   Field current_field = kFieldOther;
+  // Decoded strings that held U+0000, with it replaced (see event.h); a
+  // deque, so that views into earlier entries survive later ones.
+  std::deque<std::string> replaced;
 
   Invalid Parse(absl::string_view payload, Event* event);
 
@@ -275,6 +281,20 @@ bool EventParser::Impl::ValidateString(od::value& value,
     return FailSimdjson(token.data(), error);
   }
   *decoded = absl::string_view(unescaped.data(), unescaped.size());
+  if (std::memchr(unescaped.data(), '\0', unescaped.size()) != nullptr) {
+    // "\u0000": PostgreSQL text cannot hold NUL. U+FFFD, as for any
+    // character a text cannot represent.
+    std::string& text = replaced.emplace_back();
+    text.reserve(unescaped.size() + 8);
+    for (char c : unescaped) {
+      if (c == '\0') {
+        text.append(kReplacementCharacter);
+      } else {
+        text.push_back(c);
+      }
+    }
+    *decoded = text;
+  }
   return true;
 }
 
@@ -458,6 +478,7 @@ Invalid EventParser::Impl::ClassifyNonObject(absl::string_view payload) {
 Invalid EventParser::Impl::Parse(absl::string_view payload, Event* event) {
   *event = Event();
   error_detail.clear();
+  replaced.clear();
   payload_begin = payload.data();
   payload_size = payload.size();
   document = nullptr;

@@ -18,7 +18,10 @@
 //
 // Decoding rules (what a dimension value "is"):
 //  - a string is unescaped (`"https:\/\/x"` -> `https://x`, `\u00e9` -> é,
-//    surrogate pairs -> one code point);
+//    surrogate pairs -> one code point), except that `\u0000` decodes to
+//    U+FFFD (the replacement character): PostgreSQL text cannot hold NUL,
+//    and every other decoded string is storable as it is (valid UTF-8, no
+//    NUL: raw control characters and lone surrogates are invalid JSON);
 //  - a number is its JSON token exactly as written (`123`, `12.50`, `1e3`), so
 //    the product 123 and the product "123" are one product;
 //  - true / false -> "true" / "false";

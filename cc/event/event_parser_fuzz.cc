@@ -7,7 +7,9 @@
 //    reason; valid non-object -> kNotObject; invalid -> kNotJson (inputs DOM
 //    cannot judge, such as integers beyond 64 bits, are skipped);
 //  - on kOk, every string, boolean, null and $oid field decodes to what DOM
-//    decodes, numbers to a JSON number token, local_time to its parse.
+//    decodes (U+0000 as U+FFFD), numbers to a JSON number token, local_time
+//    to its parse, and every decoded field is text PostgreSQL can store
+//    (valid UTF-8, no NUL).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -60,11 +62,23 @@ void CheckDimension(std::string_view key, simdjson::dom::element value,
   const std::string_view decoded(decoded_absl.data(), decoded_absl.size());
   using simdjson::dom::element_type;
   switch (value.type()) {
-    case element_type::STRING:
-      if (decoded != value.get_string().value_unsafe()) {
-        Violation("string field differs from DOM", data, size);
+    case element_type::STRING: {
+      // DOM's string, with U+0000 decoded to U+FFFD (see event.h).
+      std::string_view dom_string;
+      if (value.get_string().get(dom_string) != simdjson::SUCCESS) {
+        Violation("DOM string unreadable", data, size);
       }
+      std::string expected;
+      for (char c : dom_string) {
+        if (c == '\0') {
+          expected.append("\xEF\xBF\xBD");
+        } else {
+          expected.push_back(c);
+        }
+      }
+      if (decoded != expected) Violation("string field differs from DOM", data, size);
       return;
+    }
     case element_type::NULL_VALUE:
       if (!decoded.empty()) Violation("null field is not empty", data, size);
       return;
@@ -155,6 +169,13 @@ void CheckAgainstDom(const uint8_t* data, size_t size, Invalid reason,
   bool seen_time = false;
   simdjson::dom::element time_value;
   for (auto [key, decoded] : dimensions) {
+    // What COPY sends to a text column must be storable: valid UTF-8
+    // without NUL (PostgreSQL refuses both, failing the whole load).
+    if (reason == Invalid::kOk &&
+        (std::memchr(decoded.data(), '\0', decoded.size()) != nullptr ||
+         !simdjson::validate_utf8(decoded.data(), decoded.size()))) {
+      Violation("decoded text PostgreSQL cannot store", data, size);
+    }
     bool found = false;
     for (auto field : root_object) {
       if (field.key != key) continue;

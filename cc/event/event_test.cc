@@ -113,6 +113,26 @@ TEST_F(EventParserTest, UnescapesSlashAndUnicodeEscapes) {
   EXPECT_EQ(e.user_agent, "caf\xc3\xa9 \xf0\x9f\x98\x80");  // é and U+1F600
 }
 
+// PostgreSQL text cannot hold NUL: "\u0000" decodes to U+FFFD, in every
+// field, and the views of several such fields stay valid together.
+TEST_F(EventParserTest, EscapedNulDecodesToTheReplacementCharacter) {
+  Event e;
+  ASSERT_EQ(Parse(WithTime(R"("product_id":"nul\u0000inside","store_id":"\u0000",)"
+                           R"("referrer_url":"https://x.de/\u0000\u0000","device_id":"d\u0000",)"
+                           R"("user_agent":"M\u0000","current_url":"\u0000/x")"),
+                  &e),
+            Invalid::kOk);
+  EXPECT_EQ(e.product_id, "nul\xEF\xBF\xBDinside");
+  EXPECT_EQ(e.store_id, "\xEF\xBF\xBD");
+  EXPECT_EQ(e.referrer_url, "https://x.de/\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(e.device_id, "d\xEF\xBF\xBD");
+  EXPECT_EQ(e.user_agent, "M\xEF\xBF\xBD");
+  EXPECT_EQ(e.current_url, "\xEF\xBF\xBD/x");
+  // An escaped NUL inside a $oid too.
+  ASSERT_EQ(Parse(WithTime(R"("product_id":{"$oid":"a\u0000b"})"), &e), Invalid::kOk);
+  EXPECT_EQ(e.product_id, "a\xEF\xBF\xBD" "b");
+}
+
 TEST_F(EventParserTest, RawUtf8IsKept) {
   Event e;
   ASSERT_EQ(Parse(WithTime("\"current_url\":\"https://www.glamira.de/verlobungsringe-f\xc3\xbcr\""), &e),
