@@ -37,6 +37,9 @@ ABSL_FLAG(std::string, sasl_username, "",
           "KAFKA_SASL_PASSWORD or PV_KAFKA_PASSWORD (a value @/path reads that file).");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30), "How long to wait for the brokers.");
 // For --help only: ExtractPropertyArgs takes it out of argv first.
+ABSL_FLAG(bool, delete_topic, false,
+          "Delete the topic after counting it (for scripts that clean up after "
+          "themselves, such as the benchmarks).");
 ABSL_FLAG(std::vector<std::string>, property, {},
           "librdkafka property key=value, repeatable; also -X key=value as in kcat.");
 
@@ -48,7 +51,9 @@ constexpr char kUsage[] =
     "  kafka_count [--topic=product_views] [--brokers=HOST:PORT,...] [-X key=value ...]\n"
     "\n"
     "Prints one line per partition (low, high, messages = high - low) and the\n"
-    "total. Exit codes: 0 ok; 1 failed (e.g. topic not found); 2 bad usage;\n"
+    "total (an upper bound of the records on a transactional topic: commit\n"
+    "markers and aborted records take offsets too); --delete-topic then deletes\n"
+    "it. Exit codes: 0 ok; 1 failed (e.g. topic not found); 2 bad usage;\n"
     "3 credentials rejected.";
 
 int Run(const std::vector<std::string>& properties) {
@@ -99,6 +104,14 @@ int Run(const std::vector<std::string>& properties) {
   }
   std::printf("total %lld messages in %zu partitions\n", static_cast<long long>(total),
               marks->size());
+  if (absl::GetFlag(FLAGS_delete_topic)) {
+    const absl::Status deleted = (*admin)->DeleteTopic(topic, timeout);
+    if (!deleted.ok()) {
+      PV_LOG(ERROR) << "deleting topic " << topic << ": " << deleted.message();
+      return 1;
+    }
+    std::printf("deleted topic %s\n", topic.c_str());
+  }
   return 0;
 }
 

@@ -11,22 +11,35 @@
 #
 #   tools/services/all.sh start && eval "$(tools/services/all.sh env)"
 #   benchmarks/ingest/mirror_bench.sh [EVENTS [ROUNDS [INTERVALS]]]
-#   # defaults: 300000 events, 3 rounds, intervals "100ms 500ms 1s 2s"
+#   # defaults: 300000 events, 5 rounds, intervals "100ms 250ms 500ms 1s"
 #
 # The brokers share the machine with the mirror, so on a small box the
 # figure is mostly the brokers' (compare the mirror's CPU with the wall time).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EVENTS=${1:-300000}
-ROUNDS=${2:-3}
-INTERVALS=${3:-"100ms 500ms 1s 2s"}
+ROUNDS=${2:-5}
+INTERVALS=${3:-"100ms 250ms 500ms 1s"}
 : "${PV_KAFKA_SOURCE_BROKERS:?eval \"\$(tools/services/all.sh env)\" first}"
 : "${PV_KAFKA_BROKERS:?eval \"\$(tools/services/all.sh env)\" first}"
 
-bazel build //cc/ingest:mirror //tools/datagen >/dev/null 2>&1 || bazel build //cc/ingest:mirror //tools/datagen
+bazel build //cc/ingest:mirror //tools/datagen //tools:kafka_count >/dev/null 2>&1 ||
+  bazel build //cc/ingest:mirror //tools/datagen //tools:kafka_count
 BIN=$(bazel info bazel-bin 2>/dev/null)
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+# Every topic the benchmark made goes at the end (each run's copy takes
+# about EVENTS x 1 KB x 3 replicas of the local brokers' disk).
+TOPICS=()
+cleanup() {
+  for t in "${TOPICS[@]}"; do
+    "$BIN/tools/kafka_count" --topic="$t" --delete-topic >/dev/null 2>&1 || true
+  done
+  PV_KAFKA_PASSWORD="$PV_KAFKA_SOURCE_PASSWORD" KAFKA_SASL_PASSWORD="$PV_KAFKA_SOURCE_PASSWORD" \
+    "$BIN/tools/kafka_count" --topic="$RUN" --delete-topic --brokers="$PV_KAFKA_SOURCE_BROKERS" \
+    --sasl-username="$PV_KAFKA_SOURCE_USER" >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
 
 RUN="pv-bench-mirror-$$-$(date +%s)"
 "$BIN/tools/datagen/datagen" --events="$EVENTS" --kafka_topic="$RUN" --kafka_env=PV_KAFKA_SOURCE |
@@ -41,7 +54,7 @@ run_one() {
   case $mode in
     at-least-once) args=(--delivery=at-least-once) ;;
     exactly-once/*) args=(--delivery=exactly-once "--transaction-interval=${mode#*/}"
-                          "--checkpoint-topic=$RUN-checkpoints") ;;
+                          "--checkpoint-topic=$dst-checkpoints") ;;
   esac
   /usr/bin/time -f "cpu %U %S" -o "$TMP/time" \
     "$BIN/cc/ingest/mirror" --source-topic="$RUN" --destination-topic="$dst" \
@@ -66,6 +79,7 @@ n=0
 for ((r = 1; r <= ROUNDS; r++)); do
   for mode in "${modes[@]}"; do
     n=$((n + 1))
+    TOPICS+=("$RUN-$n" "$RUN-$n-checkpoints")
     read -r messages rate startup cpu < <(run_one "$mode" "$n")
     printf 'round %d  %-20s %8s msgs/s  start-up %5s s  cpu %5.2f s\n' \
       "$r" "$mode" "$rate" "$startup" "$cpu"

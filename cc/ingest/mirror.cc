@@ -120,8 +120,8 @@ std::string DefaultTransactionalId(const MirrorOptions& options) {
 // Checkpoint records
 
 std::string CheckpointKey(absl::string_view cluster_id, absl::string_view topic,
-                          int32_t partition) {
-  return absl::StrCat(cluster_id, "/", topic, "/", partition);
+                          int32_t partition, absl::string_view destination_topic) {
+  return absl::StrCat(cluster_id, "/", topic, "/", partition, "/", destination_topic);
 }
 
 std::string EncodeCheckpoint(int64_t next_offset, absl::string_view mirror_id) {

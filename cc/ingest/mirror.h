@@ -113,11 +113,13 @@ class OffsetTracker {
 int32_t DestinationPartition(int32_t source_partition, int destination_partitions);
 
 // Checkpoint records (exactly-once mode): the key names the source
-// partition, "<source cluster id>/<topic>/<partition>" (so a checkpoint is
-// never applied to another cluster's topic of the same name), the value is
-// "next=<offset> mirror=<identity>".
+// partition and where it goes, "<source cluster id>/<topic>/<partition>/
+// <destination topic>" (so a checkpoint is never applied to another
+// cluster's topic of the same name, nor shared by two mirrors of one topic
+// into two destination topics), the value is "next=<offset>
+// mirror=<identity>".
 std::string CheckpointKey(absl::string_view cluster_id, absl::string_view topic,
-                          int32_t partition);
+                          int32_t partition, absl::string_view destination_topic);
 std::string EncodeCheckpoint(int64_t next_offset, absl::string_view mirror_id);
 struct Checkpoint {
   int64_t next_offset = 0;
@@ -144,7 +146,7 @@ struct MirrorOptions {
   // transaction_interval, or transaction_messages records, whichever first.
   std::string transactional_id;
   std::string checkpoint_topic = "pv_mirror_checkpoints";
-  absl::Duration transaction_interval = absl::Milliseconds(500);
+  absl::Duration transaction_interval = absl::Milliseconds(250);
   uint64_t transaction_messages = 100000;
   absl::Duration transaction_timeout = absl::Seconds(60);
   // Exactly-once, partitions without a checkpoint only: start where the
@@ -196,6 +198,10 @@ struct MirrorSummary {
   std::map<int32_t, int64_t> resumed_from;
   int64_t transactions_committed = 0;
   int64_t transactions_aborted = 0;
+  // Time spent in CommitTransaction (flushing the transaction's records,
+  // then the commit itself): total and longest.
+  absl::Duration commit_time;
+  absl::Duration longest_commit;
   Delivery delivery = Delivery::kExactlyOnce;
   int64_t lag = -1;  // messages left in the assigned partitions at the end; -1 unknown
   absl::Duration elapsed;

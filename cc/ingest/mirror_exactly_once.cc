@@ -123,10 +123,14 @@ absl::StatusOr<absl::flat_hash_map<int32_t, Checkpoint>> ReadCheckpoints(
     }
     ++read;
     at = std::max(at, m->offset() + 1);
+    // "<cluster>/<topic>/" then "<partition>/<destination topic>".
     absl::string_view key = m->key();
     int32_t partition = -1;
-    if (absl::ConsumePrefix(&key, prefix) && absl::SimpleAtoi(key, &partition) &&
-        partition >= 0) {
+    const bool ours = absl::ConsumePrefix(&key, prefix) && key.find('/') != key.npos &&
+                      key.substr(key.find('/') + 1) == options.destination_topic &&
+                      absl::SimpleAtoi(key.substr(0, key.find('/')), &partition) &&
+                      partition >= 0;
+    if (ours) {
       if (m->value().empty()) {
         out.erase(partition);  // a tombstone: start that partition over
       } else {
@@ -241,7 +245,7 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
             ") says offset ", start, " is next, but the partition ends at ", w.high,
             ": was the topic deleted and created again? Mirror it with a new "
             "--checkpoint-topic, or delete the checkpoint key ",
-            CheckpointKey(setup.source_cluster_id, src_topic, p)));
+            CheckpointKey(setup.source_cluster_id, src_topic, p, dst_topic)));
       }
       if (start < w.low) {
         PV_LOG(WARNING) << src_where << " partition " << p << ": offsets " << start << ".."
@@ -281,11 +285,15 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
     for (int32_t p : partitions) {
       if (next[p] == committed[p]) continue;
       PV_RETURN_IF_ERROR(producer->Produce(options.checkpoint_topic, 0,
-                                           CheckpointKey(setup.source_cluster_id, src_topic, p),
+                                           CheckpointKey(setup.source_cluster_id, src_topic, p, dst_topic),
                                            EncodeCheckpoint(next[p], txn_id)),
                          "checkpoint topic ", options.checkpoint_topic);
     }
+    const absl::Time commit_start = absl::Now();
     absl::Status s = producer->CommitTransaction();
+    const absl::Duration took = absl::Now() - commit_start;
+    summary->commit_time += took;
+    summary->longest_commit = std::max(summary->longest_commit, took);
     open = false;
     commit_at = absl::InfiniteFuture();
     if (s.ok()) {

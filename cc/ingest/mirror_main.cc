@@ -17,6 +17,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -85,7 +86,7 @@ ABSL_FLAG(std::string, checkpoint_topic, "pv_mirror_checkpoints",
           "Exactly-once: compacted topic of the destination cluster holding the next "
           "source offset per partition, written in each transaction (created when "
           "missing).");
-ABSL_FLAG(absl::Duration, transaction_interval, absl::Milliseconds(500),
+ABSL_FLAG(absl::Duration, transaction_interval, absl::Milliseconds(250),
           "Exactly-once: commit a transaction this long after its first record; what a "
           "read_committed reader (consume) waits at most, and what a crash re-reads.");
 ABSL_FLAG(uint64_t, transaction_messages, 100000,
@@ -298,7 +299,14 @@ int Run(const kafka::PropertyArgs& props) {
         "  resumed at   ", resumed.empty() ? "-" : absl::StrJoin(resumed, " "), "\n",
         "  checkpoint   ", committed.empty() ? "-" : absl::StrJoin(committed, " "), " (",
         options.checkpoint_topic, ")\n", "  transactions ", summary.transactions_committed,
-        " committed, ", summary.transactions_aborted, " aborted and read again\n");
+        " committed, ", summary.transactions_aborted, " aborted and read again; commits took ",
+        absl::StrFormat("%.0f ms on average, %.0f ms at most",
+                        summary.transactions_committed + summary.transactions_aborted > 0
+                            ? absl::ToDoubleMilliseconds(summary.commit_time) /
+                                  (summary.transactions_committed + summary.transactions_aborted)
+                            : 0.0,
+                        absl::ToDoubleMilliseconds(summary.longest_commit)),
+        "\n");
   } else {
     position = absl::StrCat("  committed    ",
                             committed.empty() ? "nothing new" : absl::StrJoin(committed, " "),

@@ -127,8 +127,9 @@ TEST(DestinationPartitionTest, ModuloWhenTheDestinationHasFewerPartitions) {
   EXPECT_EQ(DestinationPartition(7, 3), 1);
 }
 
-TEST(CheckpointTest, KeyNamesClusterTopicAndPartition) {
-  EXPECT_EQ(CheckpointKey("AbC-12", "product_view", 7), "AbC-12/product_view/7");
+TEST(CheckpointTest, KeyNamesClusterTopicPartitionAndDestination) {
+  EXPECT_EQ(CheckpointKey("AbC-12", "product_view", 7, "product_views"),
+            "AbC-12/product_view/7/product_views");
 }
 
 TEST(CheckpointTest, ValueRoundTrips) {
