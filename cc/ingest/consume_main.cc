@@ -56,6 +56,10 @@ ABSL_FLAG(std::string, sasl_username, "",
 ABSL_FLAG(std::string, segments, "",
           "Output directory for segment files (env PV_SEGMENTS_DIR); created if missing. It "
           "also holds the consumed offsets: every member of the group must use the same one.");
+ABSL_FLAG(std::string, host, "",
+          "Host name in segment names and the writer lock (env PV_SEGMENT_HOST; default this "
+          "machine's). Processes sharing one segments directory (on several machines, or "
+          "several of one group on one) each need their own.");
 ABSL_FLAG(int, segment_mb, 256, "Publish the open segment after this many MB of payload.");
 ABSL_FLAG(int, segment_seconds, 300,
           "Publish the open segment when its first record is this old, even on a quiet topic.");
@@ -162,6 +166,8 @@ int Run(const std::vector<std::string>& properties) {
   report.Add("codec", c, "");
   report.Add("max_messages", absl::StrCat(absl::GetFlag(FLAGS_max_messages)), "");
   report.Add("exit_at_end", absl::GetFlag(FLAGS_exit_at_end) ? "true" : "false", "");
+  const std::string host = FlagOrEnv(absl::GetFlag(FLAGS_host), {"PV_SEGMENT_HOST"}, "", &src);
+  report.Add("host", host.empty() ? "(this machine's)" : host, src);
 
   std::unique_ptr<MongoRawStore> mongo_sink;
   mongo::MongoTarget mongo_target;
@@ -199,6 +205,7 @@ int Run(const std::vector<std::string>& properties) {
   sink_options.codec = codec;
   sink_options.roll_bytes = static_cast<uint64_t>(segment_mb) << 20;
   sink_options.roll_age = absl::Seconds(segment_seconds);
+  sink_options.host = host;
   KafkaSegmentSink sink(sink_options, mongo_sink.get());
   if (absl::Status s = sink.Init(); !s.ok()) {
     PV_LOG(ERROR) << s;

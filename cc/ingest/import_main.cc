@@ -64,6 +64,10 @@ absl::Status ImportFile(const std::string& path,
   segment::RollingWriterOptions options = writer_options;
   options.source = source;
   segment::RollingSegmentWriter writer(options);
+  if (absl::Status s = writer.Lock("import"); !s.ok()) {
+    if (fd != STDIN_FILENO) ::close(fd);
+    return s;
+  }
   std::string buffer;
   std::vector<char> chunk(4 << 20);
   int64_t line = 0;

@@ -34,6 +34,9 @@ KafkaSegmentSink::KafkaSegmentSink(KafkaSegmentSinkOptions options, RawStore* ra
 KafkaSegmentSink::~KafkaSegmentSink() { writer_.Abandon(); }
 
 absl::Status KafkaSegmentSink::Init() {
+  // Before reading where partitions resume: a second consume of this topic
+  // into this directory would resume at the same offsets.
+  PV_RETURN_IF_ERROR(writer_.Lock("consume"));
   PV_RETURN_IF_ERROR(catalogue_.Refresh());
   published_at_start_ = catalogue_.size();
   return absl::OkStatus();

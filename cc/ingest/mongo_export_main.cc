@@ -140,6 +140,7 @@ int Run() {
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoStatus(errno, "create directory", dir);
     }
+    PV_RETURN_IF_ERROR(writer.Lock("mongo_export"));
     PV_RETURN_IF_ERROR(segment::RemoveDeadWritersTempFiles(dir).status());
     segment::SegmentCatalogue published(dir);
     PV_RETURN_IF_ERROR(published.Refresh());

@@ -32,18 +32,6 @@ const std::string& TempNameSuffix() {
   return suffix;
 }
 
-std::string SanitizeSource(absl::string_view source) {
-  std::string out;
-  for (char c : source.substr(0, 100)) {
-    const bool keep = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-                      c == '-' || c == '.';
-    out.push_back(keep ? c : '_');
-  }
-  if (out.empty()) out = "segment";
-  if (out[0] == '.') out[0] = '_';
-  return out;
-}
-
 // Strictly increasing across the process, so names sort in publish order.
 int64_t NextNameMillis() {
   static std::atomic<int64_t> last{0};
@@ -62,6 +50,18 @@ bool DefaultProcessAlive(int64_t pid) {
 }
 
 }  // namespace
+
+std::string SanitizeSource(absl::string_view source) {
+  std::string out;
+  for (char c : source.substr(0, 100)) {
+    const bool keep = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                      c == '-' || c == '.';
+    out.push_back(keep ? c : '_');
+  }
+  if (out.empty()) out = "segment";
+  if (out[0] == '.') out[0] = '_';
+  return out;
+}
 
 std::string SanitizeHostName(absl::string_view host) {
   std::string out;

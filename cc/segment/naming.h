@@ -29,6 +29,10 @@ namespace pv::segment {
 std::string SanitizeHostName(absl::string_view host);
 std::string SanitizedHostName();
 
+// `source` reduced to [A-Za-z0-9._-] (others become '_'), at most 100
+// characters: its part of the name.
+std::string SanitizeSource(absl::string_view source);
+
 // The name above, without the ".pvseg" suffix.
 std::string MakeSegmentName(absl::string_view source, int64_t unix_ms, uint64_t seq,
                             int64_t pid, absl::string_view host);

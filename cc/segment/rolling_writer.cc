@@ -15,7 +15,17 @@ RollingSegmentWriter::RollingSegmentWriter(RollingWriterOptions options)
 
 RollingSegmentWriter::~RollingSegmentWriter() { Abandon(); }
 
+absl::Status RollingSegmentWriter::Lock(absl::string_view program) {
+  if (lock_ != nullptr) return absl::OkStatus();
+  PV_ASSIGN_OR_RETURN(lock_,
+                      WriterLock::Acquire(options_.dir, namer_.host(), options_.source, program));
+  return absl::OkStatus();
+}
+
 absl::Status RollingSegmentWriter::Append(const RecordMeta& meta, absl::string_view payload) {
+  if (lock_ == nullptr) {
+    return absl::FailedPreconditionError("RollingSegmentWriter: Append before Lock");
+  }
   if (writer_ == nullptr) {
     WriterOptions o;
     o.dir = options_.dir;

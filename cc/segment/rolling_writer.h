@@ -7,6 +7,7 @@
 //   o.dir = dir;  o.kind = SourceKind::kFile;  o.source = "events.ndjson";
 //   o.roll_bytes = 256 << 20;
 //   RollingSegmentWriter writer(o);
+//   PV_RETURN_IF_ERROR(writer.Lock("import"));
 //   for (...) {
 //     PV_RETURN_IF_ERROR(writer.Append(meta, payload));
 //     PV_ASSIGN_OR_RETURN(auto published, writer.PublishIfDue());
@@ -30,6 +31,7 @@
 #include "absl/time/time.h"
 #include "cc/segment/naming.h"
 #include "cc/segment/segment.h"
+#include "cc/segment/writer_lock.h"
 
 namespace pv::segment {
 
@@ -55,8 +57,13 @@ class RollingSegmentWriter {
   RollingSegmentWriter(const RollingSegmentWriter&) = delete;
   RollingSegmentWriter& operator=(const RollingSegmentWriter&) = delete;
 
+  // Takes the directory's WriterLock for this host and source (see
+  // writer_lock.h), held until the writer is destroyed; `program` names this
+  // process to a rival. Required before the first Append.
+  absl::Status Lock(absl::string_view program);
+
   // Appends one record (SegmentWriter::Append's contract), opening a segment
-  // first when none is open.
+  // first when none is open. kFailedPrecondition before Lock().
   absl::Status Append(const RecordMeta& meta, absl::string_view payload);
 
   // Whether a segment is open and reached roll_bytes or roll_age.
@@ -84,6 +91,7 @@ class RollingSegmentWriter {
  private:
   RollingWriterOptions options_;
   SegmentNamer namer_;
+  std::unique_ptr<WriterLock> lock_;
   std::unique_ptr<SegmentWriter> writer_;
   absl::Time opened_;
   uint64_t segments_published_ = 0;

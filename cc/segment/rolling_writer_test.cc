@@ -1,6 +1,8 @@
 #include "cc/segment/rolling_writer.h"
 
 #include <stdlib.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -33,6 +35,7 @@ TEST(RollingSegmentWriterTest, RollsBySizeAndPublishesTheRest) {
   o.source = "in.ndjson";
   o.roll_bytes = 100;
   RollingSegmentWriter writer(o);
+  ASSERT_TRUE(writer.Lock("test").ok());
   const std::string payload(40, 'x');
   std::vector<SegmentInfo> published;
   for (int64_t i = 1; i <= 7; ++i) {
@@ -70,6 +73,7 @@ TEST(RollingSegmentWriterTest, RollsByAgeAndNamesCarryTheHost) {
   o.roll_age = absl::ZeroDuration();
   o.host = "host-a.example";
   RollingSegmentWriter writer(o);
+  ASSERT_TRUE(writer.Lock("test").ok());
   ASSERT_TRUE(writer.Append(Line(1), "{}").ok());
   auto due = writer.PublishIfDue();
   ASSERT_TRUE(due.ok());
@@ -85,6 +89,7 @@ TEST(RollingSegmentWriterTest, AbandonAndDestructorLeaveNoTemporaryFile) {
   o.source = "s";
   {
     RollingSegmentWriter writer(o);
+    ASSERT_TRUE(writer.Lock("test").ok());
     ASSERT_TRUE(writer.Append(Line(1), "{}").ok());
     ASSERT_NE(writer.open(), nullptr);
     const std::string temp = writer.open()->temp_path();
@@ -96,8 +101,57 @@ TEST(RollingSegmentWriterTest, AbandonAndDestructorLeaveNoTemporaryFile) {
   auto listed = ListSegments(dir);
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());
-  std::string cmd = absl::StrCat("test -z \"$(ls -A ", dir, ")\"");
+  std::string cmd = absl::StrCat("test -z \"$(ls -A ", dir, " | grep -v '^.pv-writer-')\"");
   EXPECT_EQ(std::system(cmd.c_str()), 0) << "temporary files left in " << dir;
+}
+
+TEST(RollingSegmentWriterTest, AppendBeforeLockIsRefused) {
+  RollingWriterOptions o;
+  o.dir = MakeTempDir();
+  RollingSegmentWriter writer(o);
+  EXPECT_TRUE(absl::IsFailedPrecondition(writer.Append(Line(1), "{}")));
+}
+
+// A second writer of one source into one directory under one host name
+// fails at once, naming the first; other sources and hosts are free; the
+// lock goes with its holder, however it dies.
+TEST(WriterLockTest, OneWriterPerDirectoryHostAndSource) {
+  const std::string dir = MakeTempDir();
+  auto first = WriterLock::Acquire(dir, "h1", "product_views", "consume");
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = WriterLock::Acquire(dir, "h1", "product_views", "consume");
+  ASSERT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  EXPECT_NE(second.status().message().find(absl::StrCat("consume pid ", ::getpid(),
+                                                        " on host h1 since ")),
+            std::string::npos)
+      << second.status();
+  EXPECT_TRUE(WriterLock::Acquire(dir, "h2", "product_views", "consume").ok());
+  EXPECT_TRUE(WriterLock::Acquire(dir, "h1", "events.ndjson", "import").ok());
+  first->reset();
+  EXPECT_TRUE(WriterLock::Acquire(dir, "h1", "product_views", "consume").ok());
+
+  // Held by another process, released when it is SIGKILLed.
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    auto held = WriterLock::Acquire(dir, "h1", "other", "child");
+    char c = held.ok() ? 'y' : 'n';
+    (void)!::write(ready[1], &c, 1);
+    ::pause();
+    _exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ASSERT_EQ(c, 'y');
+  auto blocked = WriterLock::Acquire(dir, "h1", "other", "test");
+  EXPECT_TRUE(absl::IsFailedPrecondition(blocked.status())) << blocked.status();
+  EXPECT_NE(blocked.status().message().find(absl::StrCat("child pid ", child)),
+            std::string::npos)
+      << blocked.status();
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_TRUE(WriterLock::Acquire(dir, "h1", "other", "test").ok());
 }
 
 }  // namespace

@@ -82,6 +82,9 @@ int RunToSink(const pv::datagen::GeneratorOptions& options) {
     std::fprintf(stderr, "datagen: %s\n", std::string(status.message()).c_str());
     return 1;
   };
+  if (!dir.empty()) {
+    if (absl::Status status = writer.Lock("datagen"); !status.ok()) return fail(status);
+  }
   if (!topic.empty()) {
     auto config = pv::kafka::KafkaConfig::FromEnv(absl::GetFlag(FLAGS_kafka_env));
     if (!config.ok()) return fail(config.status());
