@@ -1,9 +1,13 @@
 #include "cc/star/attributes.h"
 
 #include <array>
+#include <iterator>
+#include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 
 namespace pv::star {
@@ -36,6 +40,7 @@ constexpr Country kCountries[] = {
     {"IN", "India", "Southern Asia", "Asia"},
     {"IT", "Italy", "Southern Europe", "Europe"},
     {"JP", "Japan", "Eastern Asia", "Asia"},
+    {"KR", "South Korea", "Eastern Asia", "Asia"},
     {"LT", "Lithuania", "Northern Europe", "Europe"},
     {"LU", "Luxembourg", "Western Europe", "Europe"},
     {"LV", "Latvia", "Northern Europe", "Europe"},
@@ -60,19 +65,20 @@ struct Suffix {
   absl::string_view suffix;  // the host's ending after "glamira"
   absl::string_view code;
 };
-// Storefront domains: glamira.<tld> (and a few second-level ones).
+// Storefront domains: glamira.<suffix> (the table of docs/semantics.md).
 constexpr Suffix kStorefronts[] = {
-    {".ae", "AE"},    {".at", "AT"},    {".com.au", "AU"}, {".be", "BE"},
-    {".bg", "BG"},    {".com.br", "BR"}, {".ca", "CA"},    {".ch", "CH"},
-    {".cl", "CL"},    {".cz", "CZ"},    {".de", "DE"},     {".dk", "DK"},
-    {".ee", "EE"},    {".es", "ES"},    {".fi", "FI"},     {".fr", "FR"},
-    {".co.uk", "GB"}, {".uk", "GB"},    {".gr", "GR"},     {".hr", "HR"},
-    {".hu", "HU"},    {".ie", "IE"},    {".in", "IN"},     {".it", "IT"},
-    {".jp", "JP"},    {".lt", "LT"},    {".lu", "LU"},     {".lv", "LV"},
-    {".com.mx", "MX"}, {".mx", "MX"},   {".nl", "NL"},     {".no", "NO"},
-    {".co.nz", "NZ"}, {".pl", "PL"},    {".pt", "PT"},     {".ro", "RO"},
-    {".rs", "RS"},    {".se", "SE"},    {".sg", "SG"},     {".si", "SI"},
-    {".sk", "SK"},    {".com.tr", "TR"}, {".com", "US"},   {".co.za", "ZA"},
+    {".ae", "AE"},     {".at", "AT"},     {".com.au", "AU"}, {".be", "BE"},
+    {".bg", "BG"},     {".com.br", "BR"}, {".ca", "CA"},     {".ch", "CH"},
+    {".cl", "CL"},     {".cz", "CZ"},     {".de", "DE"},     {".dk", "DK"},
+    {".ee", "EE"},     {".es", "ES"},     {".fi", "FI"},     {".fr", "FR"},
+    {".co.uk", "GB"},  {".uk", "GB"},     {".gr", "GR"},     {".hr", "HR"},
+    {".hu", "HU"},     {".ie", "IE"},     {".in", "IN"},     {".it", "IT"},
+    {".jp", "JP"},     {".co.kr", "KR"},  {".lt", "LT"},     {".lu", "LU"},
+    {".lv", "LV"},     {".com.mx", "MX"}, {".mx", "MX"},     {".nl", "NL"},
+    {".no", "NO"},     {".co.nz", "NZ"},  {".pl", "PL"},     {".pt", "PT"},
+    {".ro", "RO"},     {".rs", "RS"},     {".se", "SE"},     {".com.sg", "SG"},
+    {".sg", "SG"},     {".si", "SI"},     {".sk", "SK"},     {".com.tr", "TR"},
+    {".com", "US"},    {".co.za", "ZA"},
 };
 
 uint16_t CountryIdByCode(absl::string_view code) {
@@ -97,31 +103,152 @@ bool HostHasLabel(absl::string_view host, absl::string_view label) {
     size_t end = pos + label.size();
     bool ends = end == host.size() || host[end] == '.';
     if (starts && ends) return true;
-    pos = end;
+    ++pos;
   }
   return false;
 }
 
-}  // namespace
+// The length of the scheme `url` begins with (an ASCII letter, then
+// letters, digits, '+', '-', '.'), 0 when it does not begin with a letter.
+// Whether a ':' follows is the caller's business.
+size_t SchemeLength(absl::string_view url) {
+  if (url.empty() || !absl::ascii_isalpha(static_cast<unsigned char>(url[0]))) {
+    return 0;
+  }
+  size_t n = 1;
+  while (n < url.size()) {
+    const unsigned char c = static_cast<unsigned char>(url[n]);
+    if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') break;
+    ++n;
+  }
+  return n;
+}
 
-absl::string_view UrlHost(absl::string_view url) {
-  size_t scheme = url.find("://");
-  if (scheme == absl::string_view::npos) return {};
-  absl::string_view rest = url.substr(scheme + 3);
-  size_t end = rest.find_first_of("/?#");
-  absl::string_view host = rest.substr(0, end);
-  size_t at = host.rfind('@');
-  if (at != absl::string_view::npos) host = host.substr(at + 1);
-  size_t colon = host.rfind(':');
-  if (colon != absl::string_view::npos) host = host.substr(0, colon);
+// True when every byte is an ASCII digit (also for "").
+bool AllDigits(absl::string_view text) {
+  for (char c : text) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// True when `text` (between the brackets) has only hex digits, ':' and '.'.
+bool IsIpv6Text(absl::string_view text) {
+  for (char c : text) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c)) && c != ':' &&
+        c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Appends `text` with its %XX escapes decoded to `*out`; false when a '%' is
+// not followed by two hex digits.
+bool PercentDecode(absl::string_view text, std::string* out) {
+  out->reserve(out->size() + text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out->push_back(text[i]);
+      continue;
+    }
+    if (text.size() - i < 3) return false;  // fewer than two characters follow
+    const int hi = HexValue(text[i + 1]);
+    const int lo = HexValue(text[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+// A non-empty host of letters, digits, '-', '_', '.' and non-ASCII bytes,
+// without an empty label.
+bool IsValidHostName(absl::string_view host) {
+  if (host.empty() || host.front() == '.' || host.back() == '.') return false;
+  char previous = 0;
+  for (char c : host) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '.' && previous == '.') return false;
+    if (u < 0x80 && !absl::ascii_isalnum(u) && c != '-' && c != '_' &&
+        c != '.') {
+      return false;
+    }
+    previous = c;
+  }
+  return true;
+}
+
+// `host` without one leading "www." label when at least two labels remain.
+absl::string_view WithoutWww(absl::string_view host) {
+  absl::string_view rest = host;
+  if (absl::ConsumePrefix(&rest, "www.") &&
+      rest.find('.') != absl::string_view::npos) {
+    return rest;
+  }
   return host;
 }
 
+}  // namespace
+
+std::string UrlHost(absl::string_view url) {
+  url = absl::StripAsciiWhitespace(url);
+  // Where the authority starts (docs/semantics.md, step 2).
+  const size_t scheme = SchemeLength(url);
+  bool schemeless = false;
+  if (scheme > 0 && url.substr(scheme, 3) == "://") {
+    url.remove_prefix(scheme + 3);
+  } else if (absl::StartsWith(url, "//")) {
+    url.remove_prefix(2);
+  } else {
+    if (scheme > 0 && scheme < url.size() && url[scheme] == ':') {
+      absl::string_view after = url.substr(scheme + 1);
+      if (!AllDigits(after.substr(0, after.find_first_of("/?#")))) {
+        return "";  // an opaque URI: mailto:, about:, user:pw@host
+      }
+    }
+    schemeless = true;
+  }
+  absl::string_view authority = url.substr(0, url.find_first_of("/?#"));
+  const size_t at = authority.rfind('@');
+  if (at != absl::string_view::npos) authority.remove_prefix(at + 1);
+
+  absl::string_view host, port;
+  if (absl::StartsWith(authority, "[")) {
+    const size_t close = authority.find(']');
+    if (close == absl::string_view::npos) return "";
+    host = authority.substr(0, close + 1);
+    absl::string_view rest = authority.substr(close + 1);
+    if (!rest.empty() && !absl::ConsumePrefix(&rest, ":")) return "";
+    port = rest;
+    absl::string_view address = host.substr(1, host.size() - 2);
+    if (address.empty() || !IsIpv6Text(address) || !AllDigits(port)) return "";
+    return absl::AsciiStrToLower(host);
+  }
+  const size_t colon = authority.find(':');
+  host = authority.substr(0, colon);
+  if (colon != absl::string_view::npos) port = authority.substr(colon + 1);
+  if (!AllDigits(port)) return "";
+
+  std::string out;
+  if (!PercentDecode(host, &out)) return "";
+  absl::AsciiStrToLower(&out);
+  if (absl::EndsWith(out, ".")) out.pop_back();
+  if (!IsValidHostName(out)) return "";
+  if (schemeless && out.find('.') == std::string::npos) return "";
+  return out;
+}
+
 std::string StoreDomain(absl::string_view current_url) {
-  std::string host = absl::AsciiStrToLower(UrlHost(current_url));
-  absl::string_view domain = host;
-  absl::ConsumePrefix(&domain, "www.");
-  return std::string(domain);
+  std::string host = UrlHost(current_url);
+  return std::string(WithoutWww(host));
 }
 
 uint16_t CountryIdFromDomain(absl::string_view host) {
@@ -143,6 +270,8 @@ const Country& CountryById(uint16_t id) {
   return id < std::size(kCountries) ? kCountries[id] : kCountries[0];
 }
 
+uint16_t CountryCount() { return static_cast<uint16_t>(std::size(kCountries)); }
+
 absl::string_view ReferrerTypeName(ReferrerType type) {
   switch (type) {
     case ReferrerType::kDirect:
@@ -161,26 +290,30 @@ absl::string_view ReferrerTypeName(ReferrerType type) {
 
 Referrer ClassifyReferrer(absl::string_view referrer_url) {
   if (referrer_url.empty()) return {"", ReferrerType::kDirect};
-  absl::string_view host = UrlHost(referrer_url);
-  absl::string_view domain = host;
-  absl::ConsumePrefix(&domain, "www.");
+  const std::string host = UrlHost(referrer_url);
   if (host.empty()) return {"", ReferrerType::kOther};
-  if (HostHasLabel(host, "glamira")) return {domain, ReferrerType::kInternal};
+  std::string domain(WithoutWww(host));
+  if (HostHasLabel(host, "glamira")) {
+    return {std::move(domain), ReferrerType::kInternal};
+  }
   for (absl::string_view label :
        {"google", "bing", "yahoo", "duckduckgo", "yandex", "baidu", "ecosia",
         "qwant", "seznam", "naver"}) {
-    if (HostHasLabel(host, label)) return {domain, ReferrerType::kSearch};
+    if (HostHasLabel(host, label)) {
+      return {std::move(domain), ReferrerType::kSearch};
+    }
   }
   for (absl::string_view label :
        {"facebook", "instagram", "pinterest", "twitter", "tiktok", "youtube",
         "reddit", "linkedin", "snapchat", "whatsapp"}) {
-    if (HostHasLabel(host, label)) return {domain, ReferrerType::kSocial};
+    if (HostHasLabel(host, label)) {
+      return {std::move(domain), ReferrerType::kSocial};
+    }
   }
-  if (HostIs(host, "t.co") || HostIs(host, "x.com") || HostIs(host, "fb.com") ||
-      HostIs(host, "l.facebook.com")) {
-    return {domain, ReferrerType::kSocial};
+  if (HostIs(host, "t.co") || HostIs(host, "x.com") || HostIs(host, "fb.com")) {
+    return {std::move(domain), ReferrerType::kSocial};
   }
-  return {domain, ReferrerType::kOther};
+  return {std::move(domain), ReferrerType::kOther};
 }
 
 uint32_t Device::Code() const {
@@ -201,8 +334,8 @@ Device ParseUserAgent(absl::string_view ua) {
   if (ua.empty()) return d;
   auto has = [&](absl::string_view s) { return absl::StrContains(ua, s); };
   // Bots first: they often imitate browsers.
-  if (has("bot") || has("Bot") || has("crawler") || has("Spider") ||
-      has("spider") || has("HeadlessChrome")) {
+  if (has("bot") || has("Bot") || has("crawler") || has("Crawler") ||
+      has("spider") || has("Spider") || has("HeadlessChrome")) {
     d.type = DeviceType::kBot;
     d.browser = Browser::kOther;
     d.os = Os::kOther;

@@ -1,7 +1,8 @@
-// Dimension attributes derived from event fields (DESIGN.md, "The star
-// schema"): the storefront country from `current_url`, the referrer's domain
-// and type from `referrer_url`, and the device type, browser and OS from
-// `user_agent`. Pure functions, no allocation beyond the returned views.
+// Dimension attributes derived from event fields (docs/semantics.md,
+// "Derived attributes"): the storefront country and domain from
+// `current_url`, the referrer's domain and type from `referrer_url`, and the
+// device type, browser and OS from `user_agent`. Pure functions of their
+// arguments; thread-safe.
 #ifndef PV_STAR_ATTRIBUTES_H_
 #define PV_STAR_ATTRIBUTES_H_
 
@@ -12,10 +13,13 @@
 
 namespace pv::star {
 
-// The host of a URL, lower-cased ASCII letters expected as in real feeds;
-// "" when the text has no scheme or host. "https://www.glamira.de/x" ->
-// "www.glamira.de". The view points into `url`.
-absl::string_view UrlHost(absl::string_view url);
+// The normalised host of a URL by the rules of docs/semantics.md ("The host
+// of a URL"): scheme optional ("glamira.de/x", "//glamira.de/x"), userinfo
+// and port dropped, an IPv6 literal kept with its brackets, %XX decoded, ASCII
+// lower-cased, one trailing dot dropped. "" when the URL has no valid host
+// (empty, garbage, an opaque URI such as "mailto:x@y", an invalid port or
+// character). "HTTPS://u:p@WWW.Glamira.DE.:443/x" -> "www.glamira.de".
+std::string UrlHost(absl::string_view url);
 
 // A storefront country. Ids are dense and ordered by country_code, so "the
 // smallest id" is "the smallest code" (used to break ties deterministically).
@@ -26,26 +30,35 @@ struct Country {
   absl::string_view continent;
 };
 inline constexpr uint16_t kUnknownCountry = 0;
-// The storefront domain of a page URL (dim_country.store_domain): its host,
-// lower-cased, without a leading "www." ("https://WWW.Glamira.DE/x" ->
-// "glamira.de"); "" when the URL has no host.
+// The storefront domain of a page URL (dim_country.store_domain): UrlHost
+// without one leading "www." label when at least two labels remain
+// ("https://WWW.Glamira.DE/x" -> "glamira.de", "www.com" stays); "" when the
+// URL has no host.
 std::string StoreDomain(absl::string_view current_url);
-// The country of a storefront domain (glamira.de -> DE, glamira.co.uk -> GB,
-// glamira.com -> US, ...; any subdomain of them too); kUnknownCountry
-// otherwise. `domain` as StoreDomain gives it.
+// The country of a storefront domain: `domain` is glamira.<suffix> or ends
+// with .glamira.<suffix> for a suffix of the table in docs/semantics.md
+// (glamira.de -> DE, glamira.co.uk -> GB, glamira.co.kr -> KR, glamira.com ->
+// US, shop.glamira.de -> DE); kUnknownCountry otherwise. `domain` as
+// StoreDomain (or UrlHost) gives it: lower-case, no trailing dot.
 uint16_t CountryIdFromDomain(absl::string_view domain);
 // CountryIdFromDomain(StoreDomain(current_url)).
 uint16_t CountryIdFromUrl(absl::string_view current_url);
+// The country of an id; the Unknown country for ids >= CountryCount().
 const Country& CountryById(uint16_t id);
+// The number of country ids (the Unknown one included); ids are
+// [0, CountryCount()).
+uint16_t CountryCount();
 
 enum class ReferrerType : uint8_t { kDirect, kInternal, kSearch, kSocial, kOther };
 absl::string_view ReferrerTypeName(ReferrerType type);  // "Search Engine", ...
 struct Referrer {
-  absl::string_view domain;  // host without a leading "www."; view into url
+  std::string domain;  // StoreDomain(url): the host without "www."
   ReferrerType type;
 };
-// Empty URL -> Direct; a glamira host -> Internal; known search engines and
-// social networks by domain; everything else Other.
+// docs/semantics.md, "dim_referrer": an empty URL -> Direct (domain ""); no
+// host -> Other (domain ""); else by the host's labels: a label "glamira" ->
+// Internal, a known search engine -> Search, a known social network (or
+// t.co, x.com, fb.com) -> Social, anything else Other.
 Referrer ClassifyReferrer(absl::string_view referrer_url);
 
 enum class DeviceType : uint8_t { kUnknown, kDesktop, kMobile, kTablet, kBot };
@@ -59,6 +72,10 @@ struct Device {
   uint32_t Code() const;
   static Device FromCode(uint32_t code);
 };
+// docs/semantics.md, "dim_device": empty -> all Unknown; a bot token -> (Bot,
+// Other, Other); else the OS, browser and type by token, in the documented
+// order. The enumerators' values are stored (attr_code): append, never
+// renumber.
 Device ParseUserAgent(absl::string_view user_agent);
 absl::string_view DeviceTypeName(DeviceType t);
 absl::string_view BrowserName(Browser b);

@@ -12,7 +12,26 @@ TEST(Attributes, UrlHost) {
   EXPECT_EQ(UrlHost("https://glamira.fr"), "glamira.fr");
 }
 
+TEST(Attributes, UrlHostNormalises) {
+  EXPECT_EQ(UrlHost("HTTPS://GLAMIRA.DE/x"), "glamira.de");
+  EXPECT_EQ(UrlHost("glamira.de/x"), "glamira.de");
+  EXPECT_EQ(UrlHost("//glamira.de/x"), "glamira.de");
+  EXPECT_EQ(UrlHost("glamira.de:443"), "glamira.de");
+  EXPECT_EQ(UrlHost("https://glamira.de./x"), "glamira.de");
+  EXPECT_EQ(UrlHost("https://glamira.de?x"), "glamira.de");
+  EXPECT_EQ(UrlHost("https://gl%61mira.de/"), "glamira.de");
+  EXPECT_EQ(UrlHost("http://[2001:DB8::1]:8080/a"), "[2001:db8::1]");
+  EXPECT_EQ(UrlHost("mailto:a@glamira.de"), "");
+  EXPECT_EQ(UrlHost("https://glamira.de:abc/"), "");
+  EXPECT_EQ(UrlHost("https://glamira..de/"), "");
+}
+
 TEST(Attributes, CountryFromStorefront) {
+  EXPECT_EQ(CountryById(CountryIdFromUrl("https://www.glamira.co.kr/x")).code, "KR");
+  EXPECT_EQ(CountryById(CountryIdFromUrl("https://www.glamira.com.sg/x")).code, "SG");
+  EXPECT_EQ(CountryById(CountryIdFromUrl("https://GLAMIRA.DE/x")).code, "DE");
+  EXPECT_EQ(StoreDomain("https://WWW.Glamira.DE:443/x"), "glamira.de");
+  EXPECT_EQ(StoreDomain("https://www.com/"), "www.com");
   EXPECT_EQ(CountryById(CountryIdFromUrl("https://www.glamira.de/x")).code, "DE");
   EXPECT_EQ(CountryById(CountryIdFromUrl("https://www.glamira.co.uk/x")).code, "GB");
   EXPECT_EQ(CountryById(CountryIdFromUrl("https://glamira.com/x")).code, "US");
@@ -25,7 +44,8 @@ TEST(Attributes, CountryFromStorefront) {
 }
 
 TEST(Attributes, CountryIdsAreOrderedByCode) {
-  for (uint16_t id = 2; id < 43; ++id) {
+  EXPECT_EQ(CountryCount(), 44);
+  for (uint16_t id = 2; id < CountryCount(); ++id) {
     EXPECT_LT(CountryById(id - 1).code, CountryById(id).code) << id;
   }
 }
