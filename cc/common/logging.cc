@@ -51,6 +51,11 @@ void SetLogTag(absl::string_view tag) {
   Tag() = std::string(tag);
 }
 
+std::string LogTag() {
+  std::lock_guard<std::mutex> lock(TagMutex());
+  return Tag();
+}
+
 namespace internal {
 
 LogMessage::LogMessage(LogLevel level, const char* file, int line)

@@ -27,6 +27,9 @@ LogLevel MinLogLevel();
 
 // Names this process in every line ("batch", "consume", ...).
 void SetLogTag(absl::string_view tag);
+// The tag SetLogTag set ("" before): the program's name, e.g. for
+// PostgreSQL's application_name.
+std::string LogTag();
 
 namespace internal {
 class LogMessage {

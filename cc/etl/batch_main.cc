@@ -75,6 +75,14 @@ ABSL_FLAG(int64_t, index_rebuild_rows, 50000,
 ABSL_FLAG(int, index_workers, 0,
           "PostgreSQL parallel workers per fact index build "
           "(max_parallel_maintenance_workers).");
+ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(10),
+          "How long replacing a day's fact partition waits for its lock (which a session "
+          "reading the facts holds until its transaction ends) per try.");
+ABSL_FLAG(int, lock_tries, 6,
+          "Tries of that wait (with pauses of 1, 2, 4... s) before the run fails, naming "
+          "the sessions that held the lock; nothing is changed.");
+ABSL_FLAG(absl::Duration, statement_timeout, absl::ZeroDuration(),
+          "PostgreSQL statement_timeout for every statement of the load (0: none).");
 
 namespace pv::etl {
 namespace {
@@ -182,6 +190,15 @@ int Run() {
     lo.rebuild_indexes_min_rows =
         static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_index_rebuild_rows)));
     lo.conninfo = *conninfo;
+    lo.lock_timeout = absl::GetFlag(FLAGS_lock_timeout);
+    lo.lock_tries = absl::GetFlag(FLAGS_lock_tries);
+    lo.statement_timeout = absl::GetFlag(FLAGS_statement_timeout);
+    if (lo.lock_timeout <= absl::ZeroDuration() || lo.lock_tries < 1 ||
+        lo.statement_timeout < absl::ZeroDuration()) {
+      PV_LOG(ERROR) << "--lock-timeout must be > 0, --lock-tries >= 1, --statement-timeout "
+                       ">= 0 (see --help)";
+      return kExitBadUsage;
+    }
     options.connect = PostgresWarehouse(lo);
   }
 

@@ -83,6 +83,23 @@ class TestDatabase {
   }
   const std::string& conninfo() const { return conninfo_; }
   PgConnection* conn() { return conn_.get(); }
+  // A new connection (after the server restarted), retried for up to 30 s.
+  void Reconnect() {
+    conn_.reset();
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    for (;;) {
+      auto c = PgConnection::Connect(conninfo_);
+      if (c.ok()) {
+        conn_ = std::move(*c);
+        return;
+      }
+      if (absl::Now() > deadline) {
+        ADD_FAILURE() << c.status();
+        return;
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  }
 
   std::string Scalar(const std::string& sql) {
     auto r = conn_->Query(sql);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "cc/common/status.h"
+#include "cc/warehouse/loader.h"
 #include "cc/warehouse/pg.h"
 #include "cc/warehouse/schema.h"
 
@@ -43,6 +44,8 @@ WarehouseConnector PostgresWarehouse(warehouse::LoaderOptions options) {
     PV_ASSIGN_OR_RETURN(std::unique_ptr<warehouse::PgConnection> conn,
                         warehouse::PgConnection::Connect(options.conninfo));
     PV_RETURN_IF_ERROR(warehouse::Migrate(conn.get()).status());
+    // Before the scan: a drifted schema fails the run in seconds.
+    PV_RETURN_IF_ERROR(warehouse::CheckSchema(conn.get()));
     return std::unique_ptr<BatchWarehouse>(new PgWarehouse(std::move(conn), options));
   };
 }

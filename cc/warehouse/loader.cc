@@ -3,14 +3,20 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
-#include <mutex>
 #include <atomic>
 #include <climits>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <numeric>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -82,15 +88,15 @@ absl::StatusOr<std::vector<std::string>> DropIndexes(PgConnection* conn,
   std::vector<std::string> recreate;
   std::string drop;
   for (int i = 0; i < indexes.rows(); ++i) {
-    absl::StrAppend(&drop, "DROP INDEX ", QuoteIdent(indexes.Get(i, 0)), ";");
+    PV_ASSIGN_OR_RETURN(std::string name, conn->EscapeIdentifier(indexes.Get(i, 0)));
+    absl::StrAppend(&drop, "DROP INDEX ", name, ";");
     recreate.emplace_back(indexes.Get(i, 1));
   }
   for (int i = 0; i < constraints.rows(); ++i) {
-    absl::StrAppend(&drop, "ALTER TABLE ", table, " DROP CONSTRAINT ",
-                    QuoteIdent(constraints.Get(i, 0)), ";");
-    recreate.push_back(absl::StrCat("ALTER TABLE ", table, " ADD CONSTRAINT ",
-                                    QuoteIdent(constraints.Get(i, 0)), " ",
-                                    constraints.Get(i, 1)));
+    PV_ASSIGN_OR_RETURN(std::string name, conn->EscapeIdentifier(constraints.Get(i, 0)));
+    absl::StrAppend(&drop, "ALTER TABLE ", table, " DROP CONSTRAINT ", name, ";");
+    recreate.push_back(
+        absl::StrCat("ALTER TABLE ", table, " ADD CONSTRAINT ", name, " ", constraints.Get(i, 1)));
   }
   if (!drop.empty()) PV_RETURN_IF_ERROR(conn->Exec(drop));
   return recreate;
@@ -323,12 +329,15 @@ absl::Status RunOnConnections(
 }  // namespace
 
 absl::Status WarehouseLoader::DropStaging(PgConnection* conn) {
+  // Only what BuildStagedPartitions creates (FactPartitionName's names):
+  // anything else someone put in pv_staging stays.
   PV_ASSIGN_OR_RETURN(
       PgResult tables,
-      conn->Query("SELECT tablename FROM pg_tables WHERE schemaname = 'pv_staging'"));
+      conn->Query("SELECT tablename FROM pg_tables WHERE schemaname = 'pv_staging' AND "
+                  "tablename ~ '^fact_product_views_d[0-9]{8}$'"));
   for (int i = 0; i < tables.rows(); ++i) {
-    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
-        "DROP TABLE IF EXISTS pv_staging.", QuoteIdent(tables.Get(i, 0)))));
+    PV_ASSIGN_OR_RETURN(std::string name, conn->EscapeIdentifier(tables.Get(i, 0)));
+    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat("DROP TABLE IF EXISTS pv_staging.", name)));
   }
   return absl::OkStatus();
 }
@@ -341,10 +350,12 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
   std::vector<std::unique_ptr<PgConnection>> side;
   for (int i = 0; i < streams; ++i) {
     PV_ASSIGN_OR_RETURN(auto c, PgConnection::Connect(options_.conninfo));
-    PV_RETURN_IF_ERROR(c->Exec(absl::StrCat(
-        "SET maintenance_work_mem = ", QuoteLiteral(options_.maintenance_work_mem),
-        "; SET max_parallel_maintenance_workers = ",
-        std::max(0, options_.index_workers))));
+    PV_RETURN_IF_ERROR(c->SetConfig("maintenance_work_mem", options_.maintenance_work_mem,
+                                    /*local=*/false));
+    PV_RETURN_IF_ERROR(c->SetConfig("max_parallel_maintenance_workers",
+                                    absl::StrCat(std::max(0, options_.index_workers)),
+                                    /*local=*/false));
+    PV_RETURN_IF_ERROR(ApplyStatementTimeout(c.get()));
     side.push_back(std::move(c));
   }
   // Empty tables first, each with the CHECK that lets ATTACH skip its scan.
@@ -586,10 +597,190 @@ absl::Status WarehouseLoader::WriteRecord(const StarBatch& batch, const RecordUp
   return absl::OkStatus();
 }
 
+absl::Status WarehouseLoader::ApplyStatementTimeout(PgConnection* conn) const {
+  if (options_.statement_timeout <= absl::ZeroDuration()) return absl::OkStatus();
+  return conn->SetConfig("statement_timeout",
+                         absl::StrCat(absl::ToInt64Milliseconds(options_.statement_timeout)),
+                         /*local=*/false);
+}
+
+namespace {
+
+// Sessions holding a lock on public.fact_product_views or on `partition`:
+// who they are, for the error message (never their query's values).
+std::string LockHolders(PgConnection* conn, const std::string& partition) {
+  absl::StatusOr<PgResult> r = conn->Query(
+      "SELECT a.pid, coalesce(a.usename, '?'), coalesce(nullif(a.application_name, ''), '?'), "
+      "coalesce(host(a.client_addr), 'local'), coalesce(a.state, '?'), "
+      "coalesce(to_char(now() - a.xact_start, 'HH24:MI:SS'), '?'), "
+      "coalesce(split_part(ltrim(a.query), ' ', 1), '') "
+      "FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() AND a.pid IN ("
+      " SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+      " JOIN pg_namespace n ON n.oid = c.relnamespace"
+      " WHERE l.granted AND n.nspname = 'public'"
+      " AND c.relname IN ('fact_product_views', $1)) ORDER BY a.xact_start LIMIT 5",
+      {partition});
+  if (!r.ok() || r->rows() == 0) return "a session that has ended since";
+  std::vector<std::string> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    out.push_back(absl::StrCat("backend ", r->Get(i, 0), " (user ", r->Get(i, 1),
+                               ", application ", r->Get(i, 2), ", client ", r->Get(i, 3),
+                               ", ", r->Get(i, 4), ", transaction open for ", r->Get(i, 5),
+                               ", last statement ", r->Get(i, 6), ")"));
+  }
+  return absl::StrJoin(out, "; ");
+}
+
+bool IsLockTimeout(const absl::Status& s) {
+  return absl::StrContains(s.message(), "[SQLSTATE 55P03]");
+}
+
+}  // namespace
+
+absl::Status WarehouseLoader::SwapPartition(const std::string& swap, const std::string& part) {
+  const int tries = std::max(1, options_.lock_tries);
+  const std::string timeout = absl::StrCat(
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.lock_timeout)), "ms");
+  for (int attempt = 1;; ++attempt) {
+    PV_RETURN_IF_ERROR(conn_->Exec("SAVEPOINT pv_swap"));
+    PV_RETURN_IF_ERROR(conn_->SetConfig("lock_timeout", timeout, /*local=*/true));
+    absl::Status s = conn_->Exec(swap);
+    if (s.ok()) {
+      PV_RETURN_IF_ERROR(conn_->SetConfig("lock_timeout", "0", /*local=*/true));
+      return conn_->Exec("RELEASE SAVEPOINT pv_swap");
+    }
+    if (!IsLockTimeout(s)) return s;
+    PV_RETURN_IF_ERROR(conn_->Exec("ROLLBACK TO SAVEPOINT pv_swap"));
+    const std::string holders = LockHolders(conn_, part);
+    if (attempt >= tries) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "waited ", tries, " times ", timeout, " for the lock on fact_product_views and ",
+          part, " that replacing a day needs, held by ", holders,
+          ". Nothing was changed: end that session (e.g. SELECT pg_terminate_backend(pid)) "
+          "or rerun when it is done; --lock-timeout and --lock-tries set the patience"));
+    }
+    const absl::Duration pause = absl::Seconds(std::min(30, 1 << (attempt - 1)));
+    PV_LOG(WARNING) << "replacing " << part << ": waited " << timeout
+                    << " for its lock, held by " << holders << "; trying again in "
+                    << absl::FormatDuration(pause) << " (" << attempt << " of " << tries << ")";
+    absl::SleepFor(pause);
+  }
+}
+
+namespace {
+
+// What the loader reads and writes, by table: column -> udt_name.
+struct ExpectedColumn {
+  const char* table;
+  const char* column;
+  const char* type;
+};
+constexpr ExpectedColumn kExpectedColumns[] = {
+    {"dim_date", "date_key", "int4"}, {"dim_date", "date", "date"},
+    {"dim_date", "year", "int4"}, {"dim_date", "month", "int4"},
+    {"dim_date", "day", "int4"}, {"dim_date", "day_of_week", "int4"},
+    {"dim_date", "week_of_year", "int4"}, {"dim_date", "quarter", "int4"},
+    {"dim_product", "product_key", "int4"}, {"dim_product", "product_id", "text"},
+    {"dim_country", "country_key", "int4"}, {"dim_country", "store_id", "text"},
+    {"dim_country", "country_name", "text"}, {"dim_country", "country_code", "text"},
+    {"dim_country", "region", "text"}, {"dim_country", "continent", "text"},
+    {"dim_country", "store_domain", "text"}, {"dim_country", "attr_time", "int8"},
+    {"dim_referrer", "referrer_key", "int4"}, {"dim_referrer", "referrer_url", "text"},
+    {"dim_referrer", "referrer_domain", "text"}, {"dim_referrer", "referrer_type", "text"},
+    {"dim_device", "device_key", "int4"}, {"dim_device", "device_id", "text"},
+    {"dim_device", "device_type", "text"}, {"dim_device", "browser_info", "text"},
+    {"dim_device", "browser", "text"}, {"dim_device", "os", "text"},
+    {"dim_device", "attr_time", "int8"}, {"dim_device", "attr_code", "int4"},
+    {"fact_product_views", "date_key", "int4"},
+    {"fact_product_views", "product_key", "int4"},
+    {"fact_product_views", "country_key", "int4"},
+    {"fact_product_views", "referrer_key", "int4"},
+    {"fact_product_views", "device_key", "int4"},
+    {"fact_product_views", "view_count", "int8"},
+    {"fact_product_views", "unique_visitors", "int8"},
+    {"fact_product_views", "first_view_time", "timestamp"},
+    {"fact_product_views", "last_view_time", "timestamp"},
+    {"fact_product_views", "view_duration_seconds", "int8"},
+    {"fact_product_views", "avg_view_timestamp", "float8"},
+    {"fact_product_views", "processed_at", "timestamptz"},
+    {"etl_run_ledger", "run_id", "int8"}, {"etl_run_ledger", "started_at", "timestamptz"},
+    {"etl_run_ledger", "finished_at", "timestamptz"}, {"etl_run_ledger", "status", "text"},
+    {"etl_run_ledger", "dates", "_date"}, {"etl_run_ledger", "inputs", "jsonb"},
+    {"etl_run_ledger", "counts", "jsonb"}, {"etl_run_ledger", "fact_rows", "int8"},
+    {"etl_run_ledger", "fact_checksum", "text"}, {"etl_run_ledger", "timings", "jsonb"},
+    {"etl_run_ledger", "host", "text"}, {"etl_run_ledger", "error", "text"},
+    {"etl_run_ledger", "work", "jsonb"},
+    {"pv_applied_segment", "name", "text"}, {"pv_applied_segment", "file_bytes", "int8"},
+    {"pv_applied_segment", "footer_crc", "int8"}, {"pv_applied_segment", "records", "int8"},
+    {"pv_applied_segment", "source_kind", "text"}, {"pv_applied_segment", "source", "text"},
+    {"pv_applied_segment", "run_id", "int8"}, {"pv_applied_segment", "pruned_at", "timestamptz"},
+    {"pv_applied_segment_range", "segment", "text"},
+    {"pv_applied_segment_range", "partition", "int4"},
+    {"pv_applied_segment_range", "first_offset", "int8"},
+    {"pv_applied_segment_range", "last_offset", "int8"},
+    {"pv_applied_segment_range", "start_position", "int8"},
+    {"pv_applied_segment_range", "end_position", "int8"},
+    {"pv_applied_segment_range", "records", "int8"},
+    {"pv_applied_segment_day", "segment", "text"}, {"pv_applied_segment_day", "day", "date"},
+    {"pv_applied_segment_day", "events", "int8"}, {"pv_applied_segment_day", "loaded", "bool"},
+};
+
+}  // namespace
+
+absl::Status CheckSchema(PgConnection* conn) {
+  std::set<std::string> tables;
+  for (const ExpectedColumn& c : kExpectedColumns) tables.insert(c.table);
+  PV_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn->Query("SELECT table_name, column_name, udt_name, is_nullable = 'YES', "
+                  "column_default IS NOT NULL OR is_identity = 'YES' "
+                  "FROM information_schema.columns WHERE table_schema = 'public' AND "
+                  "table_name = ANY ($1::text[])",
+                  {absl::StrCat("{", absl::StrJoin(tables, ","), "}")}));
+  struct Found {
+    std::string type;
+    bool nullable, has_default;
+  };
+  std::map<std::pair<std::string, std::string>, Found> found;
+  for (int i = 0; i < r.rows(); ++i) {
+    found[{std::string(r.Get(i, 0)), std::string(r.Get(i, 1))}] = {
+        std::string(r.Get(i, 2)), r.Get(i, 3) == "t", r.Get(i, 4) == "t"};
+  }
+  std::vector<std::string> problems;
+  std::set<std::pair<std::string, std::string>> expected;
+  for (const ExpectedColumn& c : kExpectedColumns) {
+    expected.insert({c.table, c.column});
+    auto it = found.find({c.table, c.column});
+    if (it == found.end()) {
+      problems.push_back(absl::StrCat("column ", c.table, ".", c.column, " is missing"));
+    } else if (it->second.type != c.type) {
+      problems.push_back(absl::StrCat("column ", c.table, ".", c.column, " is ",
+                                      it->second.type, ", the loader writes ", c.type));
+    }
+  }
+  for (const auto& [where, f] : found) {
+    // Added outside our migrations: fine while a load can leave it empty.
+    if (!expected.count(where) && !f.nullable && !f.has_default) {
+      problems.push_back(absl::StrCat("column ", where.first, ".", where.second,
+                                      " (not one of ours) is NOT NULL without a default, so "
+                                      "no row the loader writes can satisfy it"));
+    }
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the warehouse's tables are not what the loader writes (", conn->Describe(), "): ",
+      absl::StrJoin(problems, "; "),
+      ". Nothing was written. Restore the columns as sql/ defines them (a nullable column "
+      "of your own may be added to any table)"));
+}
+
 absl::StatusOr<LoadStats> WarehouseLoader::Load(const StarBatch& batch,
                                                 const RunDescription& run,
                                                 const RecordUpdate& update) {
   LoadStats stats;
+  // Nothing is written before the tables are known to be what it writes.
+  PV_RETURN_IF_ERROR(CheckSchema(conn_));
+  PV_RETURN_IF_ERROR(ApplyStatementTimeout(conn_));
   // One load at a time per database, held across the staging phase too;
   // a session lock, so it is released if this process dies.
   PV_RETURN_IF_ERROR(
@@ -618,8 +809,8 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
                                                 const RunDescription& run,
                                                 const RecordUpdate& update, LoadStats* stats) {
 
-  PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
-      "SET LOCAL maintenance_work_mem = ", QuoteLiteral(options_.maintenance_work_mem))));
+  PV_RETURN_IF_ERROR(conn_->SetConfig("maintenance_work_mem", options_.maintenance_work_mem,
+                                      /*local=*/true));
 
   // 1. Dimensions.
   absl::Time t = absl::Now();
@@ -784,7 +975,7 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
                     "ALTER TABLE public.", part, " RESET (autovacuum_enabled);",
                     "ALTER TABLE public.fact_product_views ATTACH PARTITION public.",
                     part, " FOR VALUES IN (", DateKey(day), ");");
-    PV_RETURN_IF_ERROR(conn_->Exec(swap), "replacing facts of ", DayText(day));
+    PV_RETURN_IF_ERROR(SwapPartition(swap, part), "replacing facts of ", DayText(day));
   }
 
   // 3. The ledger row, committed with the load.

@@ -55,6 +55,15 @@ struct LoaderOptions {
   // already has, gets its indexes dropped and rebuilt around the COPY
   // (first loads, backfills): cheaper than maintaining them row by row.
   size_t rebuild_indexes_min_rows = 50000;
+  // Replacing a day's partition needs an ACCESS EXCLUSIVE lock on it and on
+  // fact_product_views, which a reader of the facts holds until its
+  // transaction ends. The swap waits at most lock_timeout per try, and tries
+  // lock_tries times (with growing pauses); then the load fails naming the
+  // sessions that held the lock, the warehouse unchanged.
+  absl::Duration lock_timeout = absl::Seconds(10);
+  int lock_tries = 6;
+  // statement_timeout on every connection of the load; zero: none.
+  absl::Duration statement_timeout = absl::ZeroDuration();
 };
 
 // A fact row with its surrogate keys, sortable by grain.
@@ -101,6 +110,10 @@ class WarehouseLoader {
                                      const std::vector<KeyedFact>& keyed,
                                      LoadStats* stats);
   static absl::Status DropStaging(PgConnection* conn);
+  absl::Status ApplyStatementTimeout(PgConnection* conn) const;
+  // Runs `swap` (replacing partition `part`) under lock_timeout, in a
+  // savepoint, retrying (see LoaderOptions::lock_timeout).
+  absl::Status SwapPartition(const std::string& swap, const std::string& part);
   absl::Status LoadInTransaction(const StarBatch& batch, const RunDescription& run,
                                  const RecordUpdate& update, LoadStats* stats);
   absl::Status WriteRecord(const StarBatch& batch, const RecordUpdate& update,
@@ -109,6 +122,12 @@ class WarehouseLoader {
   PgConnection* conn_;
   LoaderOptions options_;
 };
+
+// Checks that the columns the loader reads and writes exist with their
+// types, and that no column added by someone else would make its rows fail
+// (NOT NULL without a default). kFailedPrecondition naming every problem;
+// called by Load before anything is written.
+absl::Status CheckSchema(PgConnection* conn);
 
 // "fact_product_views_d20240131" for a day number.
 std::string FactPartitionName(int32_t day);

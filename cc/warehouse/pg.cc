@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -12,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "cc/common/config.h"
+#include "cc/common/logging.h"
 #include "cc/common/status.h"
 
 namespace pv::warehouse {
@@ -75,7 +77,14 @@ int64_t PgResult::GetInt(int row, int column) const {
 
 absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
     const std::string& conninfo) {
-  PGconn* conn = PQconnectdb(conninfo.c_str());
+  // Defaults first: the conninfo (expanded in place of dbname) overrides them.
+  const std::string application = absl::StrCat("pv-", LogTag().empty() ? "client" : LogTag());
+  const char* keywords[] = {"keepalives",     "keepalives_idle",  "keepalives_interval",
+                            "keepalives_count", "tcp_user_timeout", "connect_timeout",
+                            "application_name", "dbname",         nullptr};
+  const char* values[] = {"1",   "30", "10", "3", "120000", "15", application.c_str(),
+                          conninfo.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) {
     return absl::ResourceExhaustedError("PostgreSQL: out of memory");
   }
@@ -110,6 +119,25 @@ std::string PgConnection::Describe() const {
 }
 
 int PgConnection::BackendPid() const { return PQbackendPID(conn_); }
+
+absl::StatusOr<std::string> PgConnection::EscapeIdentifier(absl::string_view ident) const {
+  char* quoted = PQescapeIdentifier(conn_, ident.data(), ident.size());
+  if (quoted == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PostgreSQL ", Describe(), ": cannot quote identifier: ",
+        TrimMessage(PQerrorMessage(conn_))));
+  }
+  std::string out = quoted;
+  PQfreemem(quoted);
+  return out;
+}
+
+absl::Status PgConnection::SetConfig(absl::string_view name, absl::string_view value,
+                                     bool local) {
+  return Query("SELECT set_config($1, $2, $3)",
+               {std::string(name), std::string(value), local ? "true" : "false"})
+      .status();
+}
 
 absl::Status PgConnection::ResultStatus(PGresult* result,
                                         absl::string_view sql) const {
@@ -240,19 +268,33 @@ absl::StatusOr<std::string> PgConnection::CopyOut(absl::string_view copy_sql) {
   return out;
 }
 
-std::string QuoteIdent(absl::string_view ident) {
-  return absl::StrCat("\"", absl::StrReplaceAll(ident, {{"\"", "\"\""}}), "\"");
-}
-
-std::string QuoteLiteral(absl::string_view literal) {
-  return absl::StrCat("'", absl::StrReplaceAll(literal, {{"'", "''"}}), "'");
-}
-
 // --pg, else libpq's own PG* environment, else the seed's POSTGRES_* names.
 // The password never goes into the conninfo: libpq reads PGPASSWORD.
 absl::StatusOr<std::string> ResolveConnInfo(const std::string& flag, std::string* source) {
   const std::string& pg = flag;
   if (!pg.empty()) {
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(pg.c_str(), &error);
+    if (options == nullptr) {
+      // libpq's message may quote part of the string: never shown.
+      if (error != nullptr) PQfreemem(error);
+      return absl::InvalidArgumentError(
+          "--pg is not a valid libpq connection string or URI (not shown: it may hold a "
+          "secret); see https://www.postgresql.org/docs/current/libpq-connect.html");
+    }
+    bool has_password = false;
+    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+      if (std::string_view(o->keyword) == "password" && o->val != nullptr && *o->val != '\0') {
+        has_password = true;
+      }
+    }
+    PQconninfoFree(options);
+    if (has_password) {
+      return absl::InvalidArgumentError(
+          "--pg holds a password, and a command line is visible to every user of the "
+          "machine (ps, /proc): remove it and give it through PGPASSWORD (or "
+          "POSTGRES_PASSWORD=@/path/to/file), ~/.pgpass or PGPASSFILE");
+    }
     *source = "flag";
     return pg;
   }

@@ -53,7 +53,10 @@ class PgConnection {
   // Connects with a libpq conninfo string or URI; empty means libpq's own
   // defaults and PG* environment variables. The password should come from
   // PGPASSWORD or a passfile, not the conninfo. Errors name host and port
-  // only.
+  // only. Unless the conninfo says otherwise: TCP keepalives (idle 30 s,
+  // then 3 probes 10 s apart) and tcp_user_timeout 120 s, so that a server
+  // or network gone silent ends a statement with an error instead of a
+  // hang; connect_timeout 15 s; application_name "pv-<program>" (LogTag).
   static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(
       const std::string& conninfo);
   ~PgConnection();
@@ -77,6 +80,12 @@ class PgConnection {
   // COPY ... TO STDOUT: returns the whole output.
   absl::StatusOr<std::string> CopyOut(absl::string_view copy_sql);
 
+  // `ident` quoted by libpq (PQescapeIdentifier) for use in SQL text.
+  absl::StatusOr<std::string> EscapeIdentifier(absl::string_view ident) const;
+  // set_config(name, value, is_local): a setting for the session, or (local)
+  // for the current transaction only, with the value as a parameter.
+  absl::Status SetConfig(absl::string_view name, absl::string_view value, bool local);
+
   // The server's backend process id (for tests that kill a load mid-way).
   int BackendPid() const;
   // host:port of the connection, for messages.
@@ -96,13 +105,10 @@ class PgConnection {
 // (postgres), POSTGRES_DB (postgres), with POSTGRES_PASSWORD (literal or
 // @file) exported as PGPASSWORD when that is unset, so that the password
 // never enters the conninfo. *source says which ("flag", "env PG*", "env
-// POSTGRES_*").
+// POSTGRES_*"). A `flag` holding a password (password=..., or a URI's
+// user:password@) is refused: argv is visible to every user of the machine.
 absl::StatusOr<std::string> ResolveConnInfo(const std::string& flag, std::string* source);
 
-// Quotes an identifier ("fact_product_views_d20240101").
-std::string QuoteIdent(absl::string_view ident);
-// Quotes a literal ('it''s').
-std::string QuoteLiteral(absl::string_view literal);
 
 }  // namespace pv::warehouse
 
