@@ -45,7 +45,7 @@ std::string CountsJson(const ScanCounts& c, uint64_t quarantined) {
                       "},\"quarantined\":", quarantined,
                       ",\"fact_events\":", c.fact_events,
                       ",\"skipped_no_product\":", c.skipped_no_product,
-                      ",\"other_days\":", c.other_days,
+                      ",\"other_days\":", c.other_days, ",\"tombstones\":", c.tombstones,
                       ",\"payload_bytes\":", c.payload_bytes, "}");
 }
 
@@ -296,6 +296,7 @@ int RunBatch(const BatchOptions& options) {
   }
   const std::string run_name = absl::FormatTime("%Y%m%dT%H%M%S", started, absl::UTCTimeZone());
   QuarantineWriter quarantine(quarantine_dir, run_name);
+  if (absl::Status s = quarantine.CheckWritable(); !s.ok()) return fail(s, kExitFailed);
   absl::Time t = absl::Now();
   absl::StatusOr<ScanResult> scan =
       ScanFiles(new_files, first_pass, /*quarantine=*/true, options, &quarantine, "batch scan");
@@ -306,17 +307,18 @@ int RunBatch(const BatchOptions& options) {
   }
   if (!quarantined.ok()) return fail(quarantined.status(), kExitFailed);
   const ScanCounts new_counts = scan->counts;
+  // Of the records that are events at all (tombstones aside).
+  const uint64_t events = new_counts.records - new_counts.tombstones;
   const double invalid_ratio =
-      new_counts.records == 0 ? 0.0
-                              : static_cast<double>(new_counts.invalid_total()) /
-                                    static_cast<double>(new_counts.records);
+      events == 0 ? 0.0
+                  : static_cast<double>(new_counts.invalid_total()) / static_cast<double>(events);
   run.counts_json = CountsJson(new_counts, *quarantined);
   if (invalid_ratio > options.max_invalid_ratio) {
     metrics.SetCounts(new_counts);
     return fail(absl::FailedPreconditionError(absl::StrFormat(
                     "%d of %d records (%.2f%%) of the new segments are invalid, above "
                     "--max-invalid-ratio=%g; they are in %s",
-                    new_counts.invalid_total(), new_counts.records, 100 * invalid_ratio,
+                    new_counts.invalid_total(), events, 100 * invalid_ratio,
                     options.max_invalid_ratio, quarantine.path())),
                 kExitTooManyInvalid);
   }
@@ -438,6 +440,10 @@ int RunBatch(const BatchOptions& options) {
     absl::StrAppend(&invalid_lines, "                      ",
                     event::InvalidName(static_cast<event::Invalid>(r)), ": ",
                     counts.invalid[r], "\n");
+  }
+  if (counts.tombstones > 0) {
+    absl::StrAppend(&invalid_lines, "  tombstones        ", HumanCount(counts.tombstones),
+                    " (empty payloads: no event, not invalid)\n");
   }
   std::string coverage = "contiguous";
   if (!work.issues.empty() || !work.refused.empty()) {

@@ -153,6 +153,23 @@ class BatchRunTest : public ::testing::Test {
   int made_ = std::system(("mkdir -p " + root_ + "/segments").c_str());
 };
 
+// An unwritable quarantine fails the run before the scan, however clean
+// the records (not at the first invalid one, mid-scan), and says why.
+TEST_F(BatchRunTest, AnUnwritableQuarantineFailsBeforeTheScan) {
+  WriteInput(300);
+  ASSERT_EQ(std::system(("touch " + root_ + "/a-file").c_str()), 0);
+  BatchOptions o = Options();
+  o.quarantine_dir = root_ + "/a-file/quarantine";  // a directory under a file
+  EXPECT_EQ(RunBatch(o), kExitFailed);
+  EXPECT_EQ(log_.loads, 0);
+  const std::string metrics = ReadFile(metrics_);
+  EXPECT_THAT(metrics, HasSubstr("pv_batch_success 0"));
+  EXPECT_THAT(metrics, ::testing::Not(HasSubstr("pv_batch_records_total")));  // no scan
+  ASSERT_EQ(log_.failures.size(), 1u);
+  EXPECT_THAT(log_.failures[0], HasSubstr("a-file/quarantine is not writable"));
+  EXPECT_THAT(log_.failures[0], HasSubstr("PV_QUARANTINE_DIR"));
+}
+
 TEST_F(BatchRunTest, ASuccessfulRunLoadsOnceAndReportsSuccess) {
   WriteInput(3000);
   EXPECT_EQ(RunBatch(Options()), kExitOk);

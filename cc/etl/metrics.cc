@@ -41,6 +41,7 @@ std::string MetricsReport::ToText() const {
         "pv_batch_records_total{outcome=\"skipped_no_product\"} ",
         counts_.skipped_no_product, "\n",
         "pv_batch_records_total{outcome=\"other_days\"} ", counts_.other_days, "\n",
+        "pv_batch_records_total{outcome=\"tombstone\"} ", counts_.tombstones, "\n",
         "# HELP pv_batch_invalid_records_total Invalid records of the last run by reason.\n"
         "# TYPE pv_batch_invalid_records_total gauge\n");
     for (size_t r = 1; r < counts_.invalid.size(); ++r) {

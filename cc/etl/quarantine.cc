@@ -25,6 +25,28 @@ uint64_t QuarantineWriter::written() const {
   return written_;
 }
 
+absl::Status QuarantineWriter::CheckWritable() const {
+  auto unwritable = [&](int err, absl::string_view op, const std::string& what) {
+    return pv::Annotate(
+        ErrnoStatus(err, op, what),
+        absl::StrCat("quarantine directory ", dir_, " is not writable, so invalid records "
+                     "could not be kept (set another one with --quarantine or "
+                     "PV_QUARANTINE_DIR, apart from a read-only segments directory)"));
+  };
+  if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) {
+    return unwritable(errno, "create", dir_);
+  }
+  const std::string probe = absl::StrCat(dir_, "/.pv-probe-", ::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return unwritable(errno, "create", probe);
+  const bool written = ::write(fd, "x", 1) == 1;
+  const int err = errno;
+  ::close(fd);
+  ::unlink(probe.c_str());
+  if (!written) return unwritable(err, "write", probe);
+  return absl::OkStatus();
+}
+
 absl::Status QuarantineWriter::Write(const QuarantinedRecord& r) {
   std::string line = "{\"segment\":";
   AppendJsonString(&line, r.segment, JsonEscaping::kAscii);

@@ -41,6 +41,12 @@ class QuarantineWriter {
   QuarantineWriter(std::string dir, std::string run_name);
   ~QuarantineWriter();
 
+  // Whether invalid records could be written: creates the directory if
+  // needed and a probe file in it (removed again). For a check before the
+  // scan, so that an unwritable directory fails the run at once, not at the
+  // first invalid record; the error says how to set another one.
+  absl::Status CheckWritable() const;
+
   absl::Status Write(const QuarantinedRecord& record);
   // Flushes and fsyncs; returns the number of records written.
   absl::StatusOr<uint64_t> Close();

@@ -214,6 +214,10 @@ absl::Status ScanBlock(const segment::SegmentReader& reader, const std::string& 
   for (size_t i = 0; i < n; ++i) {
     const segment::RecordView& rec = st.block.record(i);
     bytes += rec.payload.size();
+    if (rec.payload.empty()) {
+      ++st.counts.tombstones;
+      continue;
+    }
     event::Invalid reason = st.parser.Parse(rec.payload, &ev);
     if (reason != event::Invalid::kOk) {
       ++st.counts.invalid[static_cast<size_t>(reason)];
@@ -403,6 +407,7 @@ void ScanCounts::Add(const ScanCounts& o) {
   skipped_no_product += o.skipped_no_product;
   fact_events += o.fact_events;
   other_days += o.other_days;
+  tombstones += o.tombstones;
 }
 
 absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {

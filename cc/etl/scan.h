@@ -100,6 +100,9 @@ struct ScanCounts {
   uint64_t skipped_no_product = 0;  // valid, in a fact day, without product_id
   uint64_t fact_events = 0;         // valid events aggregated into facts
   uint64_t other_days = 0;          // valid events of days not loaded
+  // Empty payloads (a Kafka tombstone, or an empty value): no event, so
+  // neither valid nor invalid, not quarantined, not in the invalid ratio.
+  uint64_t tombstones = 0;
   uint64_t invalid_total() const;
   void Add(const ScanCounts& other);
 };

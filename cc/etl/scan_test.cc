@@ -128,6 +128,31 @@ TEST_F(ScanTest, InvalidRecordsAreCountedAndQuarantinedWithCoordinates) {
   EXPECT_NE(ss.str().find(".pvseg\",\"block\":"), std::string::npos);
 }
 
+TEST_F(ScanTest, TombstonesAreCountedApartAndNeverQuarantined) {
+  const std::string dir = TempDir("tombstones");
+  std::vector<std::string> records = {
+      "", R"({"local_time":"2020-06-01 10:00:00","product_id":"1"})", "", "{not json", ""};
+  auto paths = testing::WriteSegments(dir, records, 100);
+  ASSERT_TRUE(paths.ok()) << paths.status();
+  QuarantineWriter q(dir + "/quarantine", "test");
+  ScanOptions options;
+  options.segments = *paths;
+  options.dates = DateSelection::All();
+  options.quarantine = &q;
+  auto r = Scan(options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(q.Close().ok());
+  EXPECT_EQ(r->counts.records, 5u);
+  EXPECT_EQ(r->counts.tombstones, 3u);
+  EXPECT_EQ(r->counts.valid, 1u);
+  EXPECT_EQ(r->counts.invalid_total(), 1u);
+  std::ifstream in(q.path());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(std::vector<std::string>(absl::StrSplit(ss.str(), '\n', absl::SkipEmpty())).size(),
+            1u);
+}
+
 TEST_F(ScanTest, CorruptSegmentFailsTheScanNamingTheFile) {
   // Flip a byte in the middle of the first segment.
   std::fstream f(paths_[0], std::ios::in | std::ios::out | std::ios::binary);
