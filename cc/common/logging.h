@@ -39,7 +39,6 @@ class LogMessage {
   std::ostream& stream() { return stream_; }
 
  private:
-  LogLevel level_;
   std::ostringstream stream_;
 };
 // Turns `stream << ...` into void, for the conditional in PV_LOG; `&` binds

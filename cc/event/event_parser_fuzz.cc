@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -172,7 +171,7 @@ void CheckAgainstDom(const uint8_t* data, size_t size, Invalid reason,
     // What COPY sends to a text column must be storable: valid UTF-8
     // without NUL (PostgreSQL refuses both, failing the whole load).
     if (reason == Invalid::kOk &&
-        (std::memchr(decoded.data(), '\0', decoded.size()) != nullptr ||
+        (decoded.find('\0') != absl::string_view::npos ||
          !simdjson::validate_utf8(decoded.data(), decoded.size()))) {
       Violation("decoded text PostgreSQL cannot store", data, size);
     }

@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cc/common/crash_point.h"
 #include "cc/common/status.h"
 #include "cc/segment/coding.h"
 #include "cc/segment/crc32c.h"
@@ -414,13 +415,17 @@ absl::StatusOr<SegmentInfo> SegmentWriter::Publish() {
     fd_ = -1;
     if (rc != 0) status = ErrnoStatus(errno, "close", temp_path_);
   }
-  if (status.ok()) status = RenameNoReplace(temp_path_, final_path_);
+  if (status.ok()) {
+    CrashPoint("segment.before_rename");  // complete and durable, still hidden
+    status = RenameNoReplace(temp_path_, final_path_);
+  }
   if (!status.ok()) {
     Abandon();
     return status;
   }
   done_ = true;
   info.file_bytes = file_offset_;
+  CrashPoint("segment.after_rename");  // visible, the directory not yet synced
   // The rename is in place; if the directory cannot be synced its durability
   // across a power loss is unknown, which the caller must hear about.
   PV_RETURN_IF_ERROR(FsyncDirectory(options_.dir), "segment ", final_path_,
