@@ -20,10 +20,39 @@ PostgreSQL's own processes are not counted for anyone). Every peer's
 warehouse is compared with ours on natural keys (dimension member sets,
 dim_date rows, fact rows with all measures) before its time counts. Prints
 one markdown table per N and saves it, with raw JSON, in .run/bench-results/.
+
+The nightly scenario (--scenario=nightly, or --nightly-history given):
+
+  benchmarks/e2e/run.py --scenario=nightly --nightly-history=1,7,28 \
+      --events-per-day=100000 --threads=2
+
+Night d's file (.run/bench-data/nightly/) holds N datagen events of day d and
+N*--late-share late events of day d-1. Per H: H nights of history (the H days
+before --nightly-new-day) are built untimed, night by night, then the new
+night is timed:
+
+  us      import of the new file, then batch in its default nightly mode
+          (database bench_nightly_hH_us); its ledger row must show 1 new
+          segment, the previous night's segment re-read, 2 days reloaded
+  duckdb  duckdb_nightly_job.py for every night (the same history, untimed),
+          then the new night: it reads the new and the previous night's
+          files, upserts the dimensions, replaces the 2 days' partitions
+          (bench_nightly_hH_duckdb); checked against ours in full
+  spark   spark_job.py as the seed runs it: over all H+1 files, into a fresh
+          database (bench_nightly_hH_spark), facts of the 2 days; checked
+          against ours (all dimensions, the facts of those 2 days)
+
+Every warehouse is built first; then the timed nights run in rounds
+(--nightly-repeats, each round every H in turn, each run on a fresh copy of
+the warehouse as it was before the night), so that a busy spell of this
+shared machine hits every H alike; the median run counts. Then the checks
+and Spark (once per H). Prints a table per H and a summary (our cost at H /
+at the smallest H).
 """
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -161,11 +190,22 @@ class Postgres:
         env.pop("PYSPARK_HADOOP_VERSION", None)
         return env
 
+    @staticmethod
+    def socket_dir():
+        """Where postgres.sh put the cluster's socket: under the state dir, or
+        (when the cluster's OS user cannot traverse it, e.g. a private .run)
+        under /var/tmp, named after the state dir (its pg_state_dir)."""
+        local = os.path.join(SERVICES, "pg", "sock")
+        if os.path.isdir(local):
+            return local
+        digest = hashlib.md5(SERVICES.encode()).hexdigest()[:12]
+        return os.path.join("/var/tmp", f"pv-pg-{digest}", "sock")
+
     def admin(self, sql):
         """Superuser SQL over the cluster's private socket (pv may not have
         CREATEDB), as tools/services/postgres.sh does."""
         cmd = ["/usr/lib/postgresql/15/bin/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-               "-h", os.path.join(SERVICES, "pg", "sock"), "-p", self.port,
+               "-h", self.socket_dir(), "-p", self.port,
                "-U", "postgres", "-d", "postgres", "-c", sql]
         if os.getuid() == 0:
             cmd = ["runuser", "-u", "postgres", "--"] + cmd
@@ -177,6 +217,11 @@ class Postgres:
         subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.conninfo(db),
                         "-f", os.path.join(REPO, "sql", "001_star_schema.sql")],
                        env=self.child_env(), check=True, stdout=subprocess.DEVNULL)
+
+    def copy_db(self, src, dst):
+        """dst as a copy of src (no connection to src may be open)."""
+        self.admin(f"DROP DATABASE IF EXISTS {dst} WITH (FORCE)")
+        self.admin(f"CREATE DATABASE {dst} TEMPLATE {src} STRATEGY FILE_COPY OWNER pv")
 
     def settings(self):
         import psycopg
@@ -218,11 +263,20 @@ def _digest(conn, query):
         f"FROM ({query}) t").fetchone()
 
 
-def compare(pg, ours, theirs):
-    """Returns (ok, text): mismatch counts by check, on natural keys."""
+def compare(pg, ours, theirs, fact_days=None):
+    """Returns (ok, text): mismatch counts by check, on natural keys. With
+    fact_days (datetime.date values), only the facts of those days are
+    compared (the dimensions always in full)."""
     import psycopg
     pw = pg.env["PGPASSWORD"]
     problems = []
+    facts_query = FACTS_QUERY
+    count_query = "SELECT count(*) FROM fact_product_views"
+    if fact_days is not None:
+        days = ", ".join(f"DATE '{d}'" for d in sorted(fact_days))
+        keys = ", ".join(d.strftime("%Y%m%d") for d in sorted(fact_days))
+        facts_query += f"\nWHERE d.date IN ({days})"
+        count_query += f" WHERE date_key IN ({keys})"
     with psycopg.connect(pg.conninfo(ours), password=pw) as a, \
             psycopg.connect(pg.conninfo(theirs), password=pw) as b:
         for check, q in CHECK_QUERIES.items():
@@ -231,17 +285,20 @@ def compare(pg, ours, theirs):
             sa = set(a.execute(q).fetchall())
             sb = set(b.execute(q).fetchall())
             problems.append(f"{check}: {len(sa - sb)} missing, {len(sb - sa)} extra")
-        if _digest(a, FACTS_QUERY) != _digest(b, FACTS_QUERY):
-            fa = dict(a.execute(FACTS_QUERY).fetchall())
-            fb = dict(b.execute(FACTS_QUERY).fetchall())
+        if _digest(a, facts_query) != _digest(b, facts_query):
+            fa = dict(a.execute(facts_query).fetchall())
+            fb = dict(b.execute(facts_query).fetchall())
             missing = sum(1 for k in fa if k not in fb)
             extra = sum(1 for k in fb if k not in fa)
             differ = sum(1 for k, m in fa.items() if k in fb and fb[k] != m)
             problems.append(f"fact rows: {missing} missing, {extra} extra, "
                             f"{differ} with different measures")
-        n_facts = a.execute("SELECT count(*) FROM fact_product_views").fetchone()[0]
+        n_facts = a.execute(count_query).fetchone()[0]
     if problems:
         return False, "MISMATCH: " + "; ".join(problems)
+    if fact_days is not None:
+        return True, (f"ok ({n_facts:,} fact rows of {len(fact_days)} days equal, "
+                      "all dims equal)")
     return True, f"ok ({n_facts:,} fact rows, all dims equal)"
 
 
@@ -396,6 +453,435 @@ def render(n, args, rows, machine, pg_settings):
     return "\n".join(out)
 
 
+# ---------------------------------------------------------------- nightly
+
+NIGHTLY_DATA = os.path.join(RUN, "bench-data", "nightly")
+
+
+def nightly_file(day, args):
+    """The NDJSON file consume would have published on night `day`: N
+    datagen events of `day` and late events of the day before (args.late_share
+    of N), each part with its own seed (a function of the day, so every H
+    shares the files). Cached in .run/bench-data/nightly/."""
+    n = args.events_per_day
+    late = round(n * args.late_share)
+    tag = "inv" if args.invalid_records else "valid"
+    path = os.path.join(NIGHTLY_DATA, f"day-{day}-n{n}-late{late}-{tag}.ndjson")
+    if os.path.exists(path):
+        return path
+    os.makedirs(NIGHTLY_DATA, exist_ok=True)
+    parts = [(n, day, 2 * day.toordinal()),
+             (late, day - datetime.timedelta(days=1), 2 * day.toordinal() + 1)]
+    with open(path + ".tmp", "wb") as out:
+        for events, start, seed in parts:
+            if events == 0:
+                continue
+            cmd = [BIN["datagen"], f"--events={events}", "--days=1", f"--start_date={start}",
+                   f"--seed={seed}", f"--output={path}.part"]
+            if not args.invalid_records:
+                cmd += ["--rate_not_json=0", "--rate_not_object=0"]
+            subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+            with open(path + ".part", "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 24)
+            os.remove(path + ".part")
+    os.rename(path + ".tmp", path)
+    log(f"generated {path}")
+    return path
+
+
+def _ledger_last(pg, db):
+    """The last ledger row and the segments that run applied."""
+    import psycopg
+    with psycopg.connect(pg.conninfo(db), password=pg.env["PGPASSWORD"]) as c:
+        row = c.execute("SELECT run_id, status, work, inputs, timings FROM etl_run_ledger "
+                        "ORDER BY run_id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        applied = [r[0] for r in c.execute(
+            "SELECT name FROM pv_applied_segment WHERE run_id = %s ORDER BY name",
+            (row[0],)).fetchall()]
+    run_id, status, work, inputs, timings = row
+    return dict(run_id=run_id, status=status, work=work, inputs=inputs, timings=timings,
+                applied=applied)
+
+
+def _warehouse_size(pg, db):
+    import psycopg
+    with psycopg.connect(pg.conninfo(db), password=pg.env["PGPASSWORD"]) as c:
+        size = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in
+                ["fact_product_views", "dim_date", "dim_product", "dim_country",
+                 "dim_referrer", "dim_device"]}
+        size["fact_days"] = c.execute(
+            "SELECT count(DISTINCT date_key) FROM fact_product_views").fetchone()[0]
+    return size
+
+
+def check_nightly_work(last, new_file, prev_segments, new_day):
+    """Our nightly run must have read 1 new segment (the new file's), re-read
+    exactly the previous night's segment(s), and reloaded the new day and
+    the day before. Returns (ok, text)."""
+    if last is None:
+        return False, "no ledger row"
+    w = last["work"]
+    want_days = [str(new_day - datetime.timedelta(days=1)), str(new_day)]
+    read = sorted(os.path.basename(i["path"]) for i in last["inputs"])
+    reread = sorted(set(read) - set(last["applied"]))
+    problems = []
+    if last["status"] != "succeeded":
+        problems.append(f"status {last['status']}")
+    if w.get("mode") != "nightly":
+        problems.append(f"mode {w.get('mode')}")
+    if w.get("segments_new") != 1 or len(last["applied"]) != 1 or \
+            os.path.basename(new_file) not in last["applied"][0]:
+        problems.append(f"segments_new={w.get('segments_new')} (applied {last['applied']})")
+    if w.get("segments_reread") != len(prev_segments) or reread != sorted(prev_segments):
+        problems.append(f"segments_reread={w.get('segments_reread')} ({reread}, expected "
+                        f"the previous night's {sorted(prev_segments)})")
+    if w.get("days_reloaded") != want_days:
+        problems.append(f"days_reloaded={w.get('days_reloaded')} (expected {want_days})")
+    if w.get("stale_days_left"):
+        problems.append(f"stale_days_left={w.get('stale_days_left')}")
+    text = (f"segments_new={w.get('segments_new')}, segments_reread={w.get('segments_reread')}"
+            f" (the previous night's), days_reloaded={', '.join(w.get('days_reloaded') or [])}")
+    if problems:
+        return False, "WORK CHECK FAILED: " + "; ".join(problems)
+    return True, text
+
+
+def _time_one(pg, st, system, i, args):
+    """Run i of `system`'s timed night for one H: a fresh copy of the
+    warehouse as it was before the night, then the night."""
+    pg.copy_db(st["pre"][system], st["db"][system])
+    r = measure(f"{st['names'][system]}-{i + 1}", st["cmd"][system], st["env"], st["log_dir"])
+    st["runs"][system].append(r)
+    if r["rc"] == 0 and i < args.nightly_repeats - 1:
+        # Only the last run's warehouse is checked; disk is shared.
+        pg.admin(f"DROP DATABASE {st['db'][system]} WITH (FORCE)")
+    return r
+
+
+def prepare_nightly(h, args, pg, peers_ready):
+    """For one H: the files, our warehouse and DuckDB's over the H nights of
+    history (untimed), and our import of the new night's file (timed).
+    Returns the state the timed rounds and finish_nightly use."""
+    new_day = datetime.date.fromisoformat(args.nightly_new_day)
+    history = [new_day - datetime.timedelta(days=h - k) for k in range(h)]
+    files = {d: nightly_file(d, args) for d in history + [new_day]}
+    log_dir = os.path.join(RESULTS, f"logs-nightly-n{args.events_per_day}-h{h}")
+    shutil.rmtree(log_dir, ignore_errors=True)
+    os.makedirs(log_dir, exist_ok=True)
+    env = pg.child_env()
+    t = args.threads
+    st = dict(h=h, new_day=new_day, history=history, files=files, new_file=files[new_day],
+              prev_file=files[history[-1]], log_dir=log_dir, env=env, cmd={}, runs={},
+              names={"us": "us-batch", "duckdb": "duckdb"}, failed={}, out={})
+    st["db"] = {s: f"bench_nightly_h{h}_{s}" for s in ["us", "duckdb", "spark"]}
+    st["pre"] = {s: f"bench_nightly_h{h}_{s}_before" for s in ["us", "duckdb"]}
+
+    # --- us ---
+    segments = os.path.join(NIGHTLY_DATA, f"segments-h{h}")
+    quarantine = os.path.join(NIGHTLY_DATA, f"quarantine-h{h}")
+    shutil.rmtree(segments, ignore_errors=True)
+    shutil.rmtree(quarantine, ignore_errors=True)
+    pg.fresh_db(st["pre"]["us"])
+    pg.admin(f"DROP DATABASE IF EXISTS {st['db']['us']} WITH (FORCE)")
+
+    def batch_cmd(database):
+        return [BIN["batch"], f"--segments={segments}", f"--pg={pg.conninfo(database)}",
+                f"--threads={t}", f"--quarantine={quarantine}"]
+
+    log(f"H={h}: our warehouse over {h} night(s) of history (untimed)")
+    st["imp"] = None
+    for day in history:
+        for name, cmd in [(f"us-history-{day}-import",
+                           [BIN["import"], f"--input={files[day]}", f"--segments={segments}"]),
+                          (f"us-history-{day}-batch", batch_cmd(st["pre"]["us"]))]:
+            r = measure(name, cmd, env, log_dir)
+            if r["rc"] != 0:
+                st["failed"]["us"] = f"history night {day}: " + failure_reason(r)
+                break
+        if "us" in st["failed"]:
+            break
+    if "us" not in st["failed"]:
+        prev = _ledger_last(pg, st["pre"]["us"])
+        st["prev_segments"] = prev["applied"] if prev else []
+        st["before"] = _warehouse_size(pg, st["pre"]["us"])
+        warm(st["new_file"])
+        st["imp"] = measure("us-import", [BIN["import"], f"--input={st['new_file']}",
+                                          f"--segments={segments}"], env, log_dir)
+        if st["imp"]["rc"] != 0:
+            st["failed"]["us"] = failure_reason(st["imp"])
+    st["cmd"]["us"] = batch_cmd(st["db"]["us"])
+    st["runs"]["us"] = []
+
+    # --- duckdb: the same nights with duckdb_nightly_job.py ---
+    if "duckdb" in args.peers and peers_ready[0]:
+        pg.fresh_db(st["pre"]["duckdb"])
+        pg.admin(f"DROP DATABASE IF EXISTS {st['db']['duckdb']} WITH (FORCE)")
+
+        def job(database):
+            return [VENV_PY, os.path.join(E2E, "duckdb_nightly_job.py"),
+                    f"--pg={pg.conninfo(database)}", f"--threads={t}"]
+
+        log(f"H={h}: DuckDB's warehouse over {h} night(s) of history (untimed)")
+        for k, day in enumerate(history):
+            prevs = [f"--previous={files[history[k - 1]]}"] if k > 0 else []
+            r = measure(f"duckdb-history-{day}",
+                        job(st["pre"]["duckdb"]) + [f"--input={files[day]}"] + prevs, env,
+                        log_dir)
+            if r["rc"] != 0:
+                st["failed"]["duckdb"] = f"history night {day}: " + failure_reason(r)
+                break
+        st["cmd"]["duckdb"] = job(st["db"]["duckdb"]) + [f"--input={st['new_file']}",
+                                                        f"--previous={st['prev_file']}"]
+        st["runs"]["duckdb"] = []
+    return st
+
+
+def timed_round(states, i, args, pg, peers_ready):
+    """Round i of the timed nights: every H in turn, ours then DuckDB's, so
+    that a busy spell of the machine hits all H alike."""
+    for st in states:
+        if "us" not in st["failed"]:
+            r = _time_one(pg, st, "us", i, args)
+            if r["rc"] != 0:
+                st["failed"]["us"] = failure_reason(r)
+                log(f"our nightly batch failed; its output:\n{r['out']}\n{r['err_tail']}")
+        if "duckdb" in st["runs"] and "duckdb" not in st["failed"]:
+            warm(st["prev_file"])
+            warm(st["new_file"])
+            r = _time_one(pg, st, "duckdb", i, args)
+            if r["rc"] != 0 or not peer_result(r["out"]):
+                st["failed"]["duckdb"] = failure_reason(r)
+
+
+def _median_run(runs):
+    return sorted(runs, key=lambda x: x["wall"])[len(runs) // 2] if runs else None
+
+
+def finish_nightly(st, args, pg, peers_ready):
+    """Checks ours (the ledger) and DuckDB (against ours), runs Spark and
+    checks it; returns the dict render_nightly and the summary use."""
+    h, new_day = st["h"], st["new_day"]
+    reloaded = [new_day - datetime.timedelta(days=1), new_day]
+    out = dict(h=h, new_day=new_day, new_file=st["new_file"], rows=[], phases={},
+               walls={s: [r["wall"] for r in runs] for s, runs in st["runs"].items()},
+               before=st.get("before"))
+    rows = out["rows"]
+    imp = st["imp"]
+    us_ok = "us" not in st["failed"] and bool(st["runs"]["us"])
+    us_check = st["failed"].get("us", "reference")
+    batch = _median_run(st["runs"]["us"]) if us_ok else (
+        st["runs"]["us"][-1] if st["runs"]["us"] else None)
+    work_check = "—"
+    if us_ok:
+        last = _ledger_last(pg, st["db"]["us"])
+        out["work_ok"], work_check = check_nightly_work(last, st["new_file"],
+                                                        st["prev_segments"], new_day)
+        out["work"] = last["work"]
+        out["phases"]["this project (ledger timings of the last run)"] = {
+            k: float(v) for k, v in (last["timings"] or {}).items()}
+    out["us_ok"] = us_ok
+    rows.append(dict(system="this project", stage="import of the new night's file "
+                     "(NDJSON -> 1 segment)", r=imp,
+                     check=("reference" if imp["rc"] == 0 else us_check) if imp
+                     else f"not run: {us_check}"))
+    rows.append(dict(system="this project", stage="nightly batch (default mode)", r=batch,
+                     walls=out["walls"].get("us"),
+                     check=(f"reference; {work_check}" if us_ok else us_check) if batch
+                     else f"not run: {us_check}"))
+    both = None
+    if imp and batch:
+        both = {"wall": imp["wall"] + batch["wall"],
+                "rss_mb": max(imp["rss_mb"], batch["rss_mb"]), "rc": imp["rc"] or batch["rc"]}
+    rows.append(dict(system="this project", stage="import + nightly batch", r=both,
+                     check=us_check if both else "—"))
+    out["us"] = {"batch": batch["wall"] if us_ok else None,
+                 "import": imp["wall"] if imp and imp["rc"] == 0 else None}
+    ratio = [("our batch", out["us"]["batch"] or 0),
+             ("our import + batch", both["wall"] if both and us_ok else 0)]
+
+    if "duckdb" in args.peers:
+        stage = ("duckdb_nightly_job.py: reads the new and the previous night's files, "
+                 "upserts the dimensions, replaces the 2 days' partitions")
+        if not peers_ready[0]:
+            rows.append(dict(system="DuckDB", stage=stage, r=None,
+                             check=f"not run: {peers_ready[1]}"))
+        else:
+            runs = st["runs"]["duckdb"]
+            if "duckdb" in st["failed"]:
+                r = runs[-1] if runs else None
+                ok, check = False, st["failed"]["duckdb"]
+            else:
+                r = _median_run(runs)
+                out["phases"]["DuckDB (median run)"] = peer_result(r["out"])["phases"]
+                ok, check = compare(pg, st["db"]["us"], st["db"]["duckdb"]) if us_ok else (
+                    False, "not checked: our run failed")
+            rows.append(dict(system="DuckDB", stage=stage, r=r, check=check, ok=ok, ratio=ratio,
+                             walls=out["walls"].get("duckdb")))
+            out["duckdb"] = r["wall"] if r and ok else None
+
+    # --- spark: the seed's job over all its raw input, once ---
+    if "spark" in args.peers:
+        inputs = [st["files"][d] for d in st["history"] + [new_day]]
+        stage = (f"spark_job.py as the seed runs it: all {len(inputs)} files "
+                 f"({sum(os.path.getsize(f) for f in inputs) / 1e9:.2f} GB), fresh database, "
+                 f"facts of the 2 days")
+        if not peers_ready[0]:
+            rows.append(dict(system="Spark (seed job)", stage=stage, r=None,
+                             check=f"not run: {peers_ready[1]}"))
+        else:
+            db = st["db"]["spark"]
+            pg.fresh_db(db)
+            for f in inputs:
+                warm(f)
+            r = measure("spark", [VENV_PY, os.path.join(E2E, "spark_job.py"),
+                                  f"--input={','.join(inputs)}", f"--pg={pg.conninfo(db)}",
+                                  f"--threads={args.threads}", f"--jdbc-jar={JDBC_JAR}",
+                                  f"--driver-memory={args.spark_driver_memory}",
+                                  f"--from={reloaded[0]}", f"--to={reloaded[1]}"],
+                        st["env"], st["log_dir"])
+            res = peer_result(r["out"])
+            if r["rc"] != 0 or not res:
+                ok, check = False, failure_reason(r)
+            else:
+                out["phases"]["Spark (seed job)"] = res["phases"]
+                ok, check = compare(pg, st["db"]["us"], db, fact_days=reloaded) if us_ok else (
+                    False, "not checked: our run failed")
+            rows.append(dict(system="Spark (seed job)", stage=stage, r=r, check=check, ok=ok,
+                             ratio=ratio))
+            out["spark"] = r["wall"] if ok else None
+    return out
+
+
+def _ratio_text(row, wall):
+    parts = [f"{wall / b:.1f}× {name}" for name, b in row["ratio"] if b > 0]
+    text = "; ".join(parts) or "—"
+    return text if row.get("ok") else f"(not counted) {text}"
+
+
+def render_nightly(res, args, machine, pg_settings):
+    h, n = res["h"], args.events_per_day
+    late = round(n * args.late_share)
+    prev_day = res["new_day"] - datetime.timedelta(days=1)
+    out = [f"### Nightly, H = {h} day{'s' if h != 1 else ''} of history, {n:,} events/day "
+           f"+ {late:,} late, {args.threads} threads/cores",
+           "",
+           f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, {machine}",
+           "",
+           f"The new night's file: {n:,} events of {res['new_day']} and {late:,} late events "
+           f"of {prev_day} ({os.path.getsize(res['new_file']) / 1e6:.0f} MB)."]
+    before = res.get("before")
+    if before:
+        out.append(f"Our warehouse before the night: {before['fact_product_views']:,} fact rows "
+                   f"over {before['fact_days']} days; {before['dim_product'] - 1:,} products, "
+                   f"{before['dim_country'] - 1:,} stores, {before['dim_referrer'] - 1:,} "
+                   f"referrers, {before['dim_device'] - 1:,} devices; {h} applied segment(s).")
+    out += ["",
+            "| system | stage | wall s | peak RSS MB | peer time / ours | check |",
+            "| --- | --- | ---: | ---: | --- | --- |"]
+    for row in res["rows"]:
+        r = row["r"]
+        if r is None:
+            out.append(f"| {row['system']} | {row['stage']} | — | — | — | {row['check']} |")
+            continue
+        failed = r.get("rc", 0) != 0
+        rss = "—" if r.get("rss_mb") is None else f"{r['rss_mb']:.0f}"
+        ratio = _ratio_text(row, r["wall"]) if "ratio" in row and not failed else "—"
+        wall = f"{r['wall']:.2f}"
+        if row.get("walls") and len(row["walls"]) > 1:
+            wall += f" (median of {', '.join(f'{w:.2f}' for w in row['walls'])})"
+        out.append(f"| {row['system']} | {row['stage']} | {wall} | {rss} | {ratio} | "
+                   f"{row['check']} |")
+    for name, ph in res["phases"].items():
+        out.append("")
+        out.append(f"{name} phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in ph.items()))
+    out.append("")
+    out.append("PostgreSQL (same cluster for all): " +
+               ", ".join(f"{k}={v}" for k, v in pg_settings.items()))
+    return "\n".join(out)
+
+
+def _fmt_peer(wall, ours):
+    if wall is None:
+        return "—"
+    return f"{wall:.2f} ({wall / ours:.1f}×)" if ours else f"{wall:.2f}"
+
+
+def render_nightly_summary(results, args):
+    base_h = min(r["h"] for r in results)
+    base = next(r for r in results if r["h"] == base_h)["us"]["batch"]
+    out = [f"### Nightly scenario: summary ({args.events_per_day:,} events/day "
+           f"+ {args.late_share:.0%} late, {args.threads} threads/cores)",
+           "",
+           f"| H (days of history) | our nightly batch s | our import s | Spark s (× our batch) "
+           f"| DuckDB s (× our batch) | our batch H / H={base_h} | our work: new / re-read "
+           f"segments, days reloaded |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in results:
+        ours = r["us"]["batch"]
+        w = r.get("work") or {}
+        work = (f"{w.get('segments_new')} / {w.get('segments_reread')}, "
+                f"{len(w.get('days_reloaded') or [])}" if w else "—")
+        if w and not r.get("work_ok"):
+            work += " (WORK CHECK FAILED)"
+        cost = f"{ours / base:.2f}" if ours and base else "—"
+        out.append(f"| {r['h']} | {ours:.2f} | {r['us']['import']:.2f} | "
+                   f"{_fmt_peer(r.get('spark'), ours)} | {_fmt_peer(r.get('duckdb'), ours)} | "
+                   f"{cost} | {work} |" if ours else
+                   f"| {r['h']} | failed | — | {_fmt_peer(r.get('spark'), None)} | "
+                   f"{_fmt_peer(r.get('duckdb'), None)} | — | — |")
+    top = max(results, key=lambda r: r["h"])
+    out.append("")
+    if top["h"] != base_h and top["us"]["batch"] and base:
+        ratio = top["us"]["batch"] / base
+        out.append(f"Our nightly batch at H={top['h']} / at H={base_h}: **{ratio:.2f}** "
+                   f"({top['us']['batch']:.2f} s / {base:.2f} s, medians of "
+                   f"{len(top['walls']['us'])} runs; the issue's bound: ≤ 1.25, "
+                   f"{'met' if ratio <= 1.25 else 'NOT met'}).")
+        fast_top = min(top["walls"]["us"])
+        fast_base = min(next(r for r in results if r["h"] == base_h)["walls"]["us"])
+        out.append(f"Fastest runs: {fast_top:.2f} s / {fast_base:.2f} s = "
+                   f"{fast_top / fast_base:.2f}.")
+    return "\n".join(out)
+
+
+def main_nightly(args, pg, peers_ready, settings, machine):
+    hs = sorted({int(x) for x in args.nightly_history.split(",")})
+    if not hs or hs[0] < 1:
+        sys.exit("--nightly-history: days of history, each >= 1")
+    results, stamp = [], datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    tag = f"nightly-n{args.events_per_day}"
+    tables = []
+    # All warehouses first, then the timed nights round by round (every H in
+    # each round), then the checks and Spark: the H / H=1 ratio is measured
+    # under the same load of this shared machine.
+    states = [prepare_nightly(h, args, pg, peers_ready) for h in hs]
+    for i in range(args.nightly_repeats):
+        log(f"timed round {i + 1}/{args.nightly_repeats}")
+        timed_round(states, i, args, pg, peers_ready)
+    for st in states:  # the warehouses before the night are not needed any more
+        for db in st["pre"].values():
+            pg.admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    for st in states:
+        res = finish_nightly(st, args, pg, peers_ready)
+        results.append(res)
+        table = render_nightly(res, args, machine, settings)
+        tables.append(table)
+        print(table, flush=True)
+        print(flush=True)
+    summary = render_nightly_summary(results, args)
+    print(summary, flush=True)
+    with open(os.path.join(RESULTS, f"table-{tag}-{stamp}.md"), "w") as f:
+        f.write(summary + "\n\n" + "\n\n".join(tables) + "\n")
+    with open(os.path.join(RESULTS, f"rows-{tag}-{stamp}.json"), "w") as f:
+        json.dump([{k: v for k, v in res.items() if k != "rows"} |
+                   {"rows": [{k: (v if k != "r" or v is None else
+                                  {kk: vv for kk, vv in v.items() if kk not in ("out", "err_tail")})
+                              for k, v in row.items()} for row in res["rows"]]}
+                   for res in results], f, indent=1, default=str)
+
+
 def machine_line():
     cpu = "unknown CPU"
     try:
@@ -422,7 +908,29 @@ def main():
     ap.add_argument("--spark-driver-memory", default="4g")
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--skip-install", action="store_true")
+    ap.add_argument("--scenario", choices=["backfill", "nightly", "both"],
+                    help="backfill: the --events tables (the default without "
+                         "--nightly-history); nightly: the nightly scenario (the default with "
+                         "--nightly-history); both")
+    ap.add_argument("--nightly-history", help="nightly scenario: days of history H, "
+                    "comma-separated (default with --scenario=nightly: 1,7,28)")
+    ap.add_argument("--events-per-day", type=int, default=100000,
+                    help="nightly scenario: datagen events per day (N)")
+    ap.add_argument("--late-share", type=float, default=0.05,
+                    help="nightly scenario: late events of the day before in each night's "
+                         "file, as a share of N")
+    ap.add_argument("--nightly-repeats", type=int, default=5,
+                    help="nightly scenario: run our night and DuckDB's this many times, each "
+                         "on a fresh copy of the warehouse as it was before the night, in "
+                         "rounds over every H; the median counts (Spark runs once)")
+    ap.add_argument("--nightly-new-day", default="2024-07-01",
+                    help="nightly scenario: the new night's day; the H days of history are "
+                         "the days before it")
     args = ap.parse_args()
+    if args.scenario is None:
+        args.scenario = "nightly" if args.nightly_history else "backfill"
+    if args.scenario != "backfill" and not args.nightly_history:
+        args.nightly_history = "1,7,28"
     args.events = args.events or [1000000]
     args.peers = args.peers.split(",")
 
@@ -461,6 +969,10 @@ def main():
     settings = pg.settings()
     machine = machine_line()
     os.makedirs(RESULTS, exist_ok=True)
+    if args.scenario in ("nightly", "both"):
+        main_nightly(args, pg, peers_ready, settings, machine)
+    if args.scenario == "nightly":
+        return
     tables = []
     for n in args.events:
         rows = run_n(n, args, pg, peers_ready)

@@ -13,8 +13,12 @@ What is fixed to match DESIGN.md's semantics: values are decoded as text
 local_time must match the oracle's pattern and be a real date and time, the
 timestamps are naive (session time zone UTC).
 
-  spark_job.py --input=FILE --pg=CONNINFO --from=YYYY-MM-DD --to=YYYY-MM-DD
+  spark_job.py --input=FILE[,FILE...] --pg=CONNINFO --from=YYYY-MM-DD --to=YYYY-MM-DD
                --threads=N --jdbc-jar=JAR   (password from PGPASSWORD)
+
+--input takes one file, several (comma-separated or repeated) or a glob:
+the seed's job re-reads all its raw input on every run, so the nightly
+scenario passes every file published so far.
 """
 
 import argparse
@@ -27,7 +31,8 @@ import peer_common as pc  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--input", required=True)
+    ap.add_argument("--input", required=True, action="append",
+                    help="NDJSON file(s) or glob(s); comma-separated or repeated")
     ap.add_argument("--pg", required=True, help="libpq conninfo without password")
     ap.add_argument("--from", dest="date_from", required=True)
     ap.add_argument("--to", dest="date_to", required=True)
@@ -35,6 +40,7 @@ def main():
     ap.add_argument("--jdbc-jar", required=True)
     ap.add_argument("--driver-memory", default="4g")
     args = ap.parse_args()
+    inputs = [p for arg in args.input for p in arg.split(",") if p]
 
     conninfo = dict(kv.split("=", 1) for kv in args.pg.split())
     jdbc_url = (f"jdbc:postgresql://{conninfo.get('host', '127.0.0.1')}:{conninfo.get('port', '5432')}"
@@ -73,7 +79,7 @@ def main():
     fields = ["local_time", "product_id", "store_id", "referrer_url", "device_id",
               "current_url", "user_agent"]
     schema = T.StructType([T.StructField(f, T.StringType(), True) for f in fields])
-    raw = spark.read.schema(schema).option("mode", "PERMISSIVE").json(args.input)
+    raw = spark.read.schema(schema).option("mode", "PERMISSIVE").json(inputs)
 
     def text(c):
         col = F.col(c)
