@@ -228,6 +228,20 @@ inline std::string OracleMismatches(TestDatabase& db, const std::vector<std::str
         "DISTINCT FROM w.unique_visitors OR o.first_view_time IS DISTINCT FROM "
         "w.first_view_time OR o.last_view_time IS DISTINCT FROM w.last_view_time "
         "OR abs(o.avg_view_timestamp::float8 - w.avg_view_timestamp) > 1e-6 LIMIT 5");
+    auto show = [&](const char* label, const std::string& sql) {
+      auto rows = c->Query(sql);
+      if (!rows.ok()) {
+        absl::StrAppend(&out, "  ", label, ": query failed: ", rows.status().ToString(), "\n");
+        return;
+      }
+      for (int i = 0; i < rows->rows(); ++i) {
+        absl::StrAppend(&out, "  ", label, ":");
+        for (int k = 0; k < rows->columns(); ++k) {
+          absl::StrAppend(&out, " [", rows->Get(i, k), "]");
+        }
+        out += "\n";
+      }
+    };
     if (d.ok()) {
       for (int i = 0; i < d->rows(); ++i) {
         out += "  row:";
@@ -235,6 +249,28 @@ inline std::string OracleMismatches(TestDatabase& db, const std::vector<std::str
         out += "\n";
       }
     }
+    // Fact rows duplicated on the grain, with their number of copies.
+    show("duplicated fact",
+         "SELECT date, left(product_id, 40), left(store_id, 20), left(referrer_url, 60), "
+         "left(device_id, 40), count(*) FROM warehouse_facts GROUP BY 1, 2, 3, 4, 5 "
+         "HAVING count(*) > 1 ORDER BY 1, 2, 3, 4, 5 LIMIT 5");
+    // Dimension members duplicated on their natural key.
+    show("duplicated member",
+         "SELECT dim, left(natural_key, 60), n FROM ("
+         " SELECT 'dim_product' AS dim, product_id AS natural_key, count(*) AS n FROM dim_product"
+         "  GROUP BY 2 HAVING count(*) > 1"
+         " UNION ALL SELECT 'dim_country', store_id, count(*) FROM dim_country"
+         "  GROUP BY 2 HAVING count(*) > 1"
+         " UNION ALL SELECT 'dim_referrer', referrer_url, count(*) FROM dim_referrer"
+         "  GROUP BY 2 HAVING count(*) > 1"
+         " UNION ALL SELECT 'dim_device', device_id, count(*) FROM dim_device"
+         "  GROUP BY 2 HAVING count(*) > 1) x ORDER BY 1, 2 LIMIT 5");
+    // Members whose derived attributes differ: a few per dimension, as
+    // "[dimension] [natural key] [warehouse's] [oracle's]" ('|'-separated).
+    show("attributes",
+         "SELECT dim, left(natural_key, 80), warehouse, oracle FROM ("
+         " SELECT *, row_number() OVER (PARTITION BY dim ORDER BY natural_key) AS n"
+         " FROM oracle_attribute_diffs) x WHERE n <= 4 ORDER BY dim, natural_key");
   }
   return out;
 }

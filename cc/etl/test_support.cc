@@ -30,6 +30,32 @@ std::vector<std::string> MessyRecords(const std::string& date) {
       absl::StrCat(R"({"local_time":")", t, R"(","product_id":"p-long","referrer_url":")", long_url, R"(","device_id":"d-3"})"),
       // No product: feeds dimensions, not facts.
       absl::StrCat(R"({"local_time":")", t, R"(","store_id":"99","device_id":"d-4","referrer_url":"https://t.co/x"})"),
+      // Derived attributes (docs/semantics.md): a store's country and domain
+      // come from its earliest event with a non-empty current_url, ties to
+      // the bytewise smaller domain; a device's from its earliest non-empty
+      // user_agent, ties to the smaller packed (type, browser, os).
+      absl::StrCat(R"({"local_time":")", date, R"( 08:00:00","store_id":"attr-s1","current_url":""})"),
+      absl::StrCat(R"({"local_time":")", date, R"( 09:00:00","store_id":"attr-s1","current_url":"HTTPS://u:p@WWW.GLAMIRA.CO.KR.:443/x"})"),
+      absl::StrCat(R"({"local_time":")", date, R"( 10:00:00","store_id":"attr-s1","current_url":"https://glamira.de/"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","store_id":"attr-s2","current_url":"https://glamira.de/"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","product_id":"p-attr","store_id":"attr-s2","current_url":"https:\/\/www.glamira.com.sg\/x"})"),
+      absl::StrCat(R"({"local_time":")", date, R"( 09:00:00","store_id":"attr-s3","current_url":"garbage"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","store_id":"attr-s3","current_url":"https://glamira.de/"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","product_id":"p-attr","store_id":"attr-s4","current_url":"//Shop.Glamira.Com.AU:8443?x"})"),
+      absl::StrCat(R"({"local_time":")", date, R"( 08:00:00","device_id":"attr-d1","user_agent":null})"),
+      absl::StrCat(R"({"local_time":")", date, R"( 09:00:00","device_id":"attr-d1","user_agent":"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","device_id":"attr-d1","user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","device_id":"attr-d2","user_agent":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","product_id":"p-attr","device_id":"attr-d2","user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","device_id":"attr-d3","user_agent":""})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","device_id":"attr-d4","user_agent":"Mozilla/5.0 (Linux; Android 14; SM-X700) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"})"),
+      absl::StrCat(R"({"local_time":")", t, R"j(","device_id":"attr-d5","user_agent":"Mozilla/5.0 (compatible; Seekport Crawler; http://seekport.com/)"})j"),
+      absl::StrCat(R"({"local_time":")", t, R"(","product_id":"p-attr","referrer_url":"HTTP://user:pw@[2001:DB8::1]:8080/x"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","referrer_url":"https://WWW.GOOGLE.CO.KR./search?q=ring"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","referrer_url":"android-app://com.google.android.gm/"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","referrer_url":"https://gl%61mira.de:443/x"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","referrer_url":"about:blank"})"),
+      absl::StrCat(R"({"local_time":")", t, R"(","referrer_url":"https://m.fb.com/x"})"),
       // Invalid records of every kind.
       R"([1,2,3])",
       R"("just a string")",
