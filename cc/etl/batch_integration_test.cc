@@ -84,6 +84,15 @@ TEST(BatchIntegration, RangeRunEqualsTheOracle) {
   EXPECT_EQ(db.Scalar("SELECT status FROM etl_run_ledger"), "succeeded");
   EXPECT_NE(db.Scalar("SELECT (counts->'invalid'->>'not_json')::int"
                       " FROM etl_run_ledger"), "0");
+  // Each day's partition has the grain and the four key indexes, and none on
+  // date_key (partition pruning serves date filters).
+  EXPECT_EQ(db.Scalar("SELECT string_agg(DISTINCT n::text, ',') FROM (SELECT count(*) AS n "
+                      "FROM pg_indexes WHERE tablename LIKE 'fact_product_views_d%' "
+                      "GROUP BY tablename) x"),
+            "5");
+  EXPECT_EQ(db.Scalar("SELECT count(*) FROM pg_indexes WHERE tablename LIKE "
+                      "'fact_product_views%' AND indexdef LIKE '%(date_key)'"),
+            "0");
 }
 
 // The default (nightly) mode with no lateness allowed loads only the newest
@@ -255,7 +264,7 @@ TEST(BatchIntegration, LoadKilledMidCopyLeavesTheWarehouseAsItWas) {
   ASSERT_TRUE(caught) << "the load ended before the test could interrupt it";
   EXPECT_EQ(code, 128 + SIGKILL);
   code = InterruptMidLoad(
-      db, day1, "CREATE UNIQUE INDEX fact_product_views_d",
+      db, day1, "ALTER TABLE pv_staging.fact_product_views_d% ADD CONSTRAINT",
       [&](pid_t, int backend) {
         (void)db.conn()->Query("SELECT pg_terminate_backend($1)", {std::to_string(backend)});
       },

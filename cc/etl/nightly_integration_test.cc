@@ -264,7 +264,7 @@ TEST(NightlyIntegration, KillsAtAnyPointLeaveNoHalfAppliedSegment) {
   // 1. The phases, each held by a lock the test takes, then the run killed.
   const std::vector<std::pair<std::string, std::string>> phases = {
       {"LOCK TABLE dim_device IN SHARE MODE", "COPY dim_device"},
-      {"LOCK TABLE fact_product_views IN ACCESS SHARE MODE", "ALTER TABLE p"},
+      {"LOCK TABLE fact_product_views IN ACCESS SHARE MODE", "ALTER TABLE p%ATTACH PARTITION"},
       {"LOCK TABLE pv_applied_segment IN SHARE MODE", "COPY pv_applied_segment"},
       {"LOCK TABLE etl_run_ledger IN SHARE MODE", "INSERT INTO etl_run_ledger"},
   };

@@ -290,13 +290,14 @@ namespace {
 std::vector<std::string> IndexStatements(const std::string& part) {
   const std::string t = "pv_staging." + part;
   return {
-      absl::StrCat("CREATE UNIQUE INDEX ", part, "_grain ON ", t,
-                   " (date_key, product_key, country_key, referrer_key, device_key)"),
+      // A constraint, not a bare unique index: ATTACH PARTITION adopts it for
+      // the parent's grain constraint instead of building a second one.
+      absl::StrCat("ALTER TABLE ", t, " ADD CONSTRAINT ", part,
+                   "_grain UNIQUE (date_key, product_key, country_key, referrer_key, device_key)"),
       absl::StrCat("CREATE INDEX ", part, "_product ON ", t, " (product_key)"),
       absl::StrCat("CREATE INDEX ", part, "_country ON ", t, " (country_key)"),
       absl::StrCat("CREATE INDEX ", part, "_referrer ON ", t, " (referrer_key)"),
       absl::StrCat("CREATE INDEX ", part, "_device ON ", t, " (device_key)"),
-      absl::StrCat("CREATE INDEX ", part, "_date ON ", t, " (date_key)"),
   };
 }
 
