@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian 12 machine:
 # Debian packages (Bazel 4.2.3, the C/C++ libraries, clang for fuzzing,
-# PostgreSQL 15, Java 17 + Maven for Kafka, kcat) and, through
+# PostgreSQL 15, Java 17 + Maven for Kafka, kcat, Prometheus) and, through
 # tools/services/install.sh, the Kafka jars (Maven Central) and FerretDB (Go
 # module proxy). Idempotent, and quick when everything is present.
 #
@@ -17,10 +17,14 @@ PACKAGES=(
   librdkafka-dev libmongoc-dev libbson-dev libpq-dev libsimdjson-dev libbenchmark-tools
   libabsl-dev libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhwy-dev libzstd-dev liblz4-dev
+  # metrics endpoint of mirror/consume (third_party/prometheus_cpp.BUILD)
+  prometheus-cpp-dev libcivetweb-dev
   # fuzzing (--config=fuzz)
   clang-14 libclang-rt-14-dev
   # services (tools/services)
   postgresql-15 postgresql-client-15 openjdk-17-jre-headless maven kcat
+  # Prometheus + promtool: alert rule tests, the scrape test (tools/services/prometheus.sh)
+  prometheus
   # scripts and deployment checks (tools/check_deploy.sh)
   python3 python3-yaml curl ca-certificates procps time binutils
   docker-compose systemd

@@ -60,8 +60,20 @@ say "5/8 mirror: source Kafka -> local Kafka ($LOCAL_TOPIC, 3 partitions, RF 3)"
 "$BIN/tools/kafka_count" --topic="$LOCAL_TOPIC"
 
 say "6/8 consume: local Kafka -> segment files ($WORK/segments) and MongoDB"
+# With its Prometheus endpoint on a free loopback port: the per-partition lag
+# is printed from /metrics every 2 s while it runs, falling to 0.
+METRICS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$BIN/cc/ingest/consume" --topic="$LOCAL_TOPIC" --group="pv-consume-demo-$STAMP" \
-  --segments="$WORK/segments" --mongo --exit-at-end
+  --segments="$WORK/segments" --mongo --exit-at-end \
+  --metrics-address="127.0.0.1:$METRICS_PORT" -X statistics.interval.ms=1000 &
+consume_pid=$!
+while kill -0 "$consume_pid" 2>/dev/null; do
+  sleep 2
+  lag=$(curl -s --max-time 1 "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null |
+        awk '/^pv_consume_partition_lag\{/ { match($0, /partition="[0-9]+"/); p = substr($0, RSTART + 11, RLENGTH - 12); l = l " p" p "=" $2 } END { print l }' || true)
+  if [[ -n "$lag" ]]; then echo "[metrics] curl 127.0.0.1:$METRICS_PORT/metrics: pv_consume_partition_lag$lag"; fi
+done
+wait "$consume_pid"
 "$BIN/tools/mongo_check" --samples=1
 
 say "7/8 batch: the three days, then a nightly run (nothing new: reads and changes nothing)"

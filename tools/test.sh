@@ -9,7 +9,8 @@
 #   5. runs the unit tests again under ASan+UBSan, and the parallel code under
 #      TSan;
 #   6. builds the libFuzzer targets with clang and fuzzes each briefly;
-#   7. checks docker/compose.yaml and the systemd units where the tools exist.
+#   7. checks docker/compose.yaml and the systemd units where the tools exist,
+#      and the Prometheus alert rules (promtool check rules / test rules).
 # Exits non-zero if anything fails, and ends with "N passed, M failed".
 #
 #   tools/test.sh            # everything
@@ -118,6 +119,10 @@ if [[ -x tools/check_deploy.sh ]]; then
   check deploy tools/check_deploy.sh
 fi
 check docs_links python3 tools/check_docs.py
+
+phase "alert rules (promtool)"
+check alert_rules_check promtool check rules docker/prometheus/alerts.yml
+check alert_rules_test promtool test rules docker/prometheus/alerts_test.yml
 
 echo
 echo "=== done in $(( $(date +%s) - started ))s"

@@ -8,6 +8,7 @@
 // Flags and wiring only: the exactly-once logic is KafkaSegmentSink
 // (cc/ingest/kafka_segment_sink.h), the MongoDB raw store MongoRawStore
 // (cc/ingest/mongo_records.h).
+#include <prometheus/registry.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,11 +31,13 @@
 #include "cc/common/cli.h"
 #include "cc/common/config.h"
 #include "cc/common/logging.h"
+#include "cc/common/metrics_server.h"
 #include "cc/common/progress.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
 #include "cc/ingest/kafka_segment_sink.h"
 #include "cc/ingest/mongo_records.h"
+#include "cc/ingest/stage_metrics.h"
 #include "cc/kafka/config.h"
 #include "cc/kafka/kafka.h"
 #include "cc/mongo/mongo.h"
@@ -79,6 +82,13 @@ ABSL_FLAG(std::string, mongo_db, "", "Database (env MONGO_DB; default kafka_data
 ABSL_FLAG(std::string, mongo_collection, "",
           "Collection (env MONGO_COLLECTION; default product_views_records).");
 ABSL_FLAG(int, mongo_batch, 1000, "Documents per unordered insert_many.");
+ABSL_FLAG(std::string, metrics_address, "",
+          "Serve Prometheus metrics on http://HOST:PORT/metrics and health on /healthz, e.g. "
+          "127.0.0.1:9464 (0.0.0.0:9464 in a container; port 0: any free one) (env "
+          "PV_METRICS_ADDRESS; default: off).");
+ABSL_FLAG(absl::Duration, stall_timeout, absl::Minutes(2),
+          "With --metrics-address: /healthz answers 503 (and pv_consume_healthy is 0) when "
+          "nothing was consumed for this long while messages are waiting.");
 
 namespace pv::ingest {
 namespace {
@@ -90,7 +100,9 @@ constexpr char kUsage[] =
     "\n"
     "Offsets come from the footers of the segments published in DIR, never from\n"
     "Kafka's committed offsets (those are written for lag tools). -X passes a\n"
-    "librdkafka property (repeatable; not for secrets). Exit codes: 0 done (also\n"
+    "librdkafka property (repeatable; not for secrets). --metrics-address=HOST:PORT\n"
+    "serves /metrics (Prometheus) and /healthz (200 ok, 503 stuck or failing).\n"
+    "Exit codes: 0 done (also\n"
     "after SIGINT/SIGTERM once the open segment is published); 1 failed\n"
     "(published segments stay valid); 2 bad usage; 130 interrupted before a\n"
     "clean finish.";
@@ -176,7 +188,27 @@ int Run(const std::vector<std::string>& properties) {
                                              absl::GetFlag(FLAGS_mongo_db),
                                              absl::GetFlag(FLAGS_mongo_collection), &report);
   }
+  const std::string metrics_address =
+      FlagOrEnv(absl::GetFlag(FLAGS_metrics_address), {"PV_METRICS_ADDRESS"}, "", &src);
+  if (!metrics_address.empty()) report.Add("metrics_address", metrics_address, src);
   PV_LOG(INFO) << "configuration:\n" << report.ToString();
+
+  // The operations endpoint, before anything connects: a port in use fails at once.
+  auto registry = std::make_shared<prometheus::Registry>();
+  StageHealth health(absl::GetFlag(FLAGS_stall_timeout));
+  ConsumeMetrics metrics(*registry, &health);
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(metrics_address, "consume", registry, &health);
+    if (!started.ok()) {
+      PV_LOG(ERROR) << "--metrics-address: " << started.status().message();
+      return absl::IsInvalidArgument(started.status()) ? 2 : 1;
+    }
+    metrics_server = std::move(*started);
+    PV_LOG(INFO) << "metrics on http://" << metrics_server->address()
+                 << "/metrics, health on /healthz";
+  }
 
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     PV_LOG(ERROR) << ErrnoStatus(errno, "create directory", dir);
@@ -219,6 +251,9 @@ int Run(const std::vector<std::string>& properties) {
   // segment (their offsets, and the markers', are skipped).
   options.isolation_level = "read_committed";
   options.rebalance_listener = &sink;
+  if (metrics_server != nullptr) {
+    options.on_statistics = [&metrics](absl::string_view json) { metrics.OnStatistics(json); };
+  }
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
       kafka::Consumer::Create(*config, options);
   if (!consumer.ok()) {
@@ -232,6 +267,25 @@ int Run(const std::vector<std::string>& properties) {
   const int64_t max_messages = absl::GetFlag(FLAGS_max_messages);
   const bool exit_at_end = absl::GetFlag(FLAGS_exit_at_end);
   absl::Time next_lag_report = absl::Now() + absl::Seconds(10);
+  absl::Time next_metrics = absl::InfinitePast();
+  auto update_metrics = [&] {
+    if (metrics_server == nullptr) return;
+    const ConsumeTotals& t = sink.totals();
+    ConsumeFigures f;
+    f.messages = t.messages;
+    f.bytes = t.bytes;
+    f.segments = t.segments;
+    f.segment_bytes = t.segment_bytes;
+    f.last_segment = t.last_published;
+    if (mongo_sink != nullptr) {
+      f.mongo_inserted = mongo_sink->inserted();
+      f.mongo_duplicates = mongo_sink->duplicates();
+      f.mongo_errors = mongo_sink->errors();
+    }
+    f.kafka_errors = (*consumer)->errors();
+    sink.LagText(&f.backlog);
+    metrics.Update(f);
+  };
   bool reached_end = false;
   while (status.ok() && !ShutdownRequested()) {
     if (max_messages > 0 && sink.totals().messages >= static_cast<uint64_t>(max_messages)) break;
@@ -253,6 +307,10 @@ int Run(const std::vector<std::string>& properties) {
       }
     }
     if (status.ok()) status = sink.PublishIfDue();
+    if (absl::Now() >= next_metrics) {
+      update_metrics();
+      next_metrics = absl::Now() + absl::Milliseconds(500);
+    }
     if (absl::Now() >= next_lag_report) {
       int64_t lag = 0;
       const std::string text = sink.LagText(&lag);
@@ -267,6 +325,8 @@ int Run(const std::vector<std::string>& properties) {
     PV_LOG(ERROR) << published;
     if (status.ok()) status = published;
   }
+  update_metrics();
+  if (!status.ok()) health.SetFailing(status.message());
   int64_t lag = 0;
   const std::string lag_text = sink.LagText(&lag);
   absl::Status closed = (*consumer)->Close();

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "cc/common/logging.h"
 #include "cc/common/status.h"
 
@@ -147,6 +148,7 @@ absl::Status KafkaSegmentSink::PublishOpen() {
   catalogue_.Add(*info);
   ++totals_.segments;
   totals_.segment_bytes += info->file_bytes;
+  totals_.last_published = absl::Now();
   std::vector<kafka::TopicPartitionOffset> commit;
   for (const segment::PartitionRange& r : info->ranges) {
     commit.push_back({options_.topic, r.partition, r.end_position});

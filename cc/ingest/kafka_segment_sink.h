@@ -71,6 +71,7 @@ struct ConsumeTotals {
   uint64_t gaps = 0;
   uint64_t offsets_skipped = 0;
   uint64_t abandoned = 0;             // open segments discarded (assignment lost)
+  absl::Time last_published = absl::InfinitePast();  // when the last segment was
 };
 
 class KafkaSegmentSink : public kafka::RebalanceListener {

@@ -16,6 +16,7 @@
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
 #include "cc/ingest/mirror_internal.h"
+#include "cc/ingest/stage_metrics.h"
 
 namespace pv::ingest {
 
@@ -387,12 +388,23 @@ absl::Status RunAtLeastOnce(const MirrorOptions& options, const MirrorSetup& set
                     : std::string("message"));
     }
   };
+  MirrorMetrics* const metrics = options.metrics;
+  if (metrics != nullptr) {
+    producer_options.on_statistics = [metrics](absl::string_view json) {
+      metrics->OnDestinationStatistics(json);
+    };
+  }
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Producer> producer,
                       kafka::Producer::Create(setup.destination, producer_options));
 
   kafka::ConsumerOptions consumer_options;
   consumer_options.group_id = options.group_id;
   consumer_options.auto_offset_reset = "earliest";
+  if (metrics != nullptr) {
+    consumer_options.on_statistics = [metrics](absl::string_view json) {
+      metrics->OnSourceStatistics(json);
+    };
+  }
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Consumer> consumer,
                       kafka::Consumer::Create(setup.source, consumer_options));
   PV_RETURN_IF_ERROR(consumer->Subscribe({src_topic}), src_where);
@@ -419,9 +431,14 @@ absl::Status RunAtLeastOnce(const MirrorOptions& options, const MirrorSetup& set
     absl::Status s = consumer->Commit(offsets);
     if (!s.ok()) {
       tracker.Untake(kept);
-      return pv::Annotate(s, absl::StrCat("source brokers ", setup.source.brokers()));
+      s = pv::Annotate(s, absl::StrCat("source brokers ", setup.source.brokers()));
+      if (metrics != nullptr) metrics->OnCommitFailed(s.message());
+      return s;
     }
-    for (const auto& [p, o] : kept) summary->committed[p] = o;
+    for (const auto& [p, o] : kept) {
+      summary->committed[p] = o;
+      if (metrics != nullptr) metrics->OnCommitted(src_topic, p, o);
+    }
     return absl::OkStatus();
   };
 
@@ -489,6 +506,7 @@ absl::Status RunAtLeastOnce(const MirrorOptions& options, const MirrorSetup& set
       ++summary->messages;
       summary->bytes += m.key().size() + m.value().size();
       progress.Add(1, m.key().size() + m.value().size());
+      if (metrics != nullptr) metrics->OnRead(m.key().size() + m.value().size(), now);
     }
     producer->Poll(absl::ZeroDuration());  // delivery reports -> tracker
     if (now >= next_commit) {
@@ -504,6 +522,10 @@ absl::Status RunAtLeastOnce(const MirrorOptions& options, const MirrorSetup& set
       next_lag_update = now + absl::Milliseconds(500);
       shown_lag.store(Lag(*consumer, src_topic, next_offset), std::memory_order_relaxed);
       shown_in_flight.store(tracker.in_flight(), std::memory_order_relaxed);
+      if (metrics != nullptr) {
+        metrics->Update(producer->delivered(), producer->failed(), consumer->errors(),
+                        producer->errors(), shown_lag.load(std::memory_order_relaxed), now);
+      }
     }
   }
 
@@ -517,6 +539,10 @@ absl::Status RunAtLeastOnce(const MirrorOptions& options, const MirrorSetup& set
   summary->lag = Lag(*consumer, src_topic, next_offset);
   shown_lag.store(summary->lag, std::memory_order_relaxed);
   shown_in_flight.store(tracker.in_flight(), std::memory_order_relaxed);
+  if (metrics != nullptr) {
+    metrics->Update(summary->acknowledged, summary->failed, consumer->errors(),
+                    producer->errors(), summary->lag);
+  }
   progress.Finish();
   absl::Status closed = consumer->Close();
   if (!closed.ok()) PV_LOG(WARNING) << closed;

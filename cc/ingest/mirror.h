@@ -55,6 +55,8 @@
 
 namespace pv::ingest {
 
+class MirrorMetrics;  // cc/ingest/stage_metrics.h
+
 // Source offsets between "read" and "acknowledged by the destination", per
 // source partition, and the offset each partition may commit: one past the
 // last message such that it and every message read before it from that
@@ -172,6 +174,9 @@ struct MirrorOptions {
   absl::Duration setup_timeout = absl::Seconds(30);
   // Progress lines: 0 = 0.5 s on a terminal, 10 s otherwise.
   absl::Duration progress_interval = absl::ZeroDuration();
+  // Borrowed, may be null: told what the mirror reads, writes, commits and
+  // aborts (and fed the clients' statistics), from the mirror's thread.
+  MirrorMetrics* metrics = nullptr;
 };
 
 // "<group>.<source topic>", plus ".p<partitions>" (sorted, '-'-joined)

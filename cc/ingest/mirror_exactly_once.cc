@@ -26,6 +26,7 @@
 #include "cc/common/status.h"
 #include "cc/ingest/mirror.h"
 #include "cc/ingest/mirror_internal.h"
+#include "cc/ingest/stage_metrics.h"
 
 namespace pv::ingest::internal {
 namespace {
@@ -183,6 +184,12 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
         pv::Annotate(report.status, absl::StrCat("message from ", src_where, " partition ", p,
                                                  " offset ", o, " -> ", dst_where));
   };
+  MirrorMetrics* const metrics = options.metrics;
+  if (metrics != nullptr) {
+    producer_options.on_statistics = [metrics](absl::string_view json) {
+      metrics->OnDestinationStatistics(json);
+    };
+  }
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Producer> producer,
                       kafka::Producer::Create(setup.destination, producer_options));
   // Fences any older process with this identity; its open transaction is
@@ -195,6 +202,11 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
   consumer_options.assign_only = true;
   consumer_options.isolation_level = "read_committed";
   consumer_options.auto_offset_reset = "earliest";
+  if (metrics != nullptr) {
+    consumer_options.on_statistics = [metrics](absl::string_view json) {
+      metrics->OnSourceStatistics(json);
+    };
+  }
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Consumer> consumer,
                       kafka::Consumer::Create(setup.source, consumer_options));
 
@@ -258,6 +270,7 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
     }
     committed[p] = start;
     summary->resumed_from[p] = start;
+    if (metrics != nullptr) metrics->OnCommitted(src_topic, p, start);
     from_where.push_back(absl::StrCat("p", p, "@", start, from));
   }
   std::vector<kafka::TopicPartitionOffset> assignment;
@@ -297,6 +310,12 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
     open = false;
     commit_at = absl::InfiniteFuture();
     if (s.ok()) {
+      if (metrics != nullptr) {
+        for (int32_t p : partitions) {
+          if (next[p] != committed[p]) metrics->OnCommitted(src_topic, p, next[p]);
+        }
+        metrics->OnTransaction(/*committed=*/true);
+      }
       committed = next;
       ++summary->transactions_committed;
       summary->messages += txn_messages;
@@ -308,6 +327,7 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
           delivery_error.ok() ? std::string(s.message())
                               : absl::StrCat(s.message(), "; first failed: ",
                                              delivery_error.message());
+      if (metrics != nullptr) metrics->OnTransaction(/*committed=*/false, why);
       if (++aborts_in_row >= kMaxAbortsInRow) {
         return absl::UnavailableError(absl::StrCat(
             aborts_in_row, " transactions in a row could not commit to ", dst_where,
@@ -387,6 +407,7 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
       ++txn_messages;
       txn_bytes += m.key().size() + m.value().size();
       progress.Add(1, m.key().size() + m.value().size());
+      if (metrics != nullptr) metrics->OnRead(m.key().size() + m.value().size(), now);
     } else if (options.exit_at_end && !open && now >= next_end_check) {
       next_end_check = now + absl::Milliseconds(500);
       absl::StatusOr<bool> done = caught_up();
@@ -406,6 +427,10 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
       next_lag_update = now + absl::Milliseconds(500);
       shown_lag.store(Lag(*consumer, src_topic, next), std::memory_order_relaxed);
       shown_transactions.store(summary->transactions_committed, std::memory_order_relaxed);
+      if (metrics != nullptr) {
+        metrics->Update(producer->delivered(), producer->failed(), consumer->errors(),
+                        producer->errors(), shown_lag.load(std::memory_order_relaxed), now);
+      }
     }
   }
 
@@ -422,6 +447,10 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
   summary->failed = producer->failed();
   summary->lag = Lag(*consumer, src_topic, committed);
   shown_lag.store(summary->lag, std::memory_order_relaxed);
+  if (metrics != nullptr) {
+    metrics->Update(summary->acknowledged, summary->failed, consumer->errors(),
+                    producer->errors(), summary->lag);
+  }
   shown_transactions.store(summary->transactions_committed, std::memory_order_relaxed);
   progress.Finish();
   absl::Status closed = consumer->Close();

@@ -8,6 +8,8 @@
 // Exactly-once across crashes by default (transactions, checkpoints in the
 // destination); --delivery=at-least-once for clusters without transactions.
 // See cc/ingest/mirror.h.
+#include <prometheus/registry.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <initializer_list>
@@ -24,9 +26,11 @@
 #include "cc/common/cli.h"
 #include "cc/common/config.h"
 #include "cc/common/logging.h"
+#include "cc/common/metrics_server.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
 #include "cc/ingest/mirror.h"
+#include "cc/ingest/stage_metrics.h"
 #include "cc/kafka/config.h"
 
 ABSL_FLAG(std::string, source_brokers, "",
@@ -110,6 +114,14 @@ ABSL_FLAG(absl::Duration, commit_interval, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, message_timeout, absl::Minutes(5),
           "How long a message may wait for the destination's acknowledgement before the "
           "run fails.");
+ABSL_FLAG(std::string, metrics_address, "",
+          "Serve Prometheus metrics on http://HOST:PORT/metrics and health on /healthz, e.g. "
+          "127.0.0.1:9465 (0.0.0.0:9464 in a container; port 0: any free one) (env "
+          "PV_METRICS_ADDRESS; default: off).");
+ABSL_FLAG(absl::Duration, stall_timeout, absl::Minutes(2),
+          "With --metrics-address: /healthz answers 503 (and pv_mirror_healthy is 0) when "
+          "nothing was mirrored for this long while source messages are waiting, and while "
+          "the last transaction (or offset commit) failed.");
 // Listed for --help only: ExtractPropertyArgs takes these out of argv before
 // absl sees them (absl would split values on commas and keep the last one).
 ABSL_FLAG(std::vector<std::string>, source_property, {},
@@ -139,6 +151,8 @@ constexpr char kUsage[] =
     "source offsets committed to the source group for acknowledged messages; a crash\n"
     "re-sends what was acknowledged after the last commit.\n"
     "Passwords come from the environment or @/path/to/file, never from argv.\n"
+    "--metrics-address=HOST:PORT serves /metrics (Prometheus) and /healthz (200 ok,\n"
+    "503 stuck or failing).\n"
     "\n"
     "Exit codes: 0 done (--max-messages or --exit-at-end reached); 1 failed;\n"
     "2 bad usage; 3 credentials rejected; 4 fenced: another mirror with the same\n"
@@ -281,7 +295,28 @@ int Run(const kafka::PropertyArgs& props) {
   if (!destination_config.ok()) return fail_usage(destination_config.status());
   options.source = *source_config;
   options.destination = *destination_config;
+  const std::string metrics_address =
+      FlagOrEnv(absl::GetFlag(FLAGS_metrics_address), {"PV_METRICS_ADDRESS"}, "", &src);
+  if (!metrics_address.empty()) report.Add("metrics_address", metrics_address, src);
   PV_LOG(INFO) << "configuration:\n" << report.ToString();
+
+  // The operations endpoint, before anything connects: a port in use fails at once.
+  auto registry = std::make_shared<prometheus::Registry>();
+  StageHealth health(absl::GetFlag(FLAGS_stall_timeout));
+  MirrorMetrics metrics(*registry, &health);
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(metrics_address, "mirror", registry, &health);
+    if (!started.ok()) {
+      PV_LOG(ERROR) << "--metrics-address: " << started.status().message();
+      return absl::IsInvalidArgument(started.status()) ? 2 : 1;
+    }
+    metrics_server = std::move(*started);
+    options.metrics = &metrics;
+    PV_LOG(INFO) << "metrics on http://" << metrics_server->address()
+                 << "/metrics, health on /healthz";
+  }
 
   MirrorSummary summary;
   const absl::Status status = RunMirror(options, &summary);

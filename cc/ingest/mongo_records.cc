@@ -206,6 +206,7 @@ absl::Status MongoRawStore::Flush() {
   if (docs_.empty()) return absl::OkStatus();
   absl::StatusOr<mongo::InsertManyResult> result = collection_.InsertMany(docs_);
   if (!result.ok()) {
+    ++errors_;
     return Annotate(result.status(), absl::StrCat("MongoDB sink, batch of ", docs_.size()));
   }
   inserted_ += result->inserted;

@@ -81,6 +81,7 @@ class MongoRawStore : public RawStore {
   int64_t inserted() const { return inserted_; }
   int64_t duplicates() const { return duplicates_; }
   int64_t raw() const { return raw_; }  // stored as {_id, raw}
+  int64_t errors() const { return errors_; }  // failed batch inserts
   const std::string& name() const { return collection_.full_name(); }
 
  private:
@@ -88,7 +89,7 @@ class MongoRawStore : public RawStore {
   mongo::Collection collection_;
   size_t batch_;
   std::vector<mongo::Document> docs_;
-  int64_t inserted_ = 0, duplicates_ = 0, raw_ = 0;
+  int64_t inserted_ = 0, duplicates_ = 0, raw_ = 0, errors_ = 0;
 };
 
 }  // namespace pv::ingest

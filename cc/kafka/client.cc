@@ -26,6 +26,7 @@ namespace {
 void ErrorCallback(rd_kafka_t* rk, int err_int, const char* reason, void* opaque) {
   auto* state = static_cast<ClientState*>(opaque);
   const auto err = static_cast<rd_kafka_resp_err_t>(err_int);
+  state->errors.fetch_add(1, std::memory_order_relaxed);
   absl::MutexLock lock(&state->mu);
   if (IsAuthError(err)) {
     if (state->fatal.ok()) {
@@ -87,6 +88,13 @@ void DeliveryCallback(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque)
     report.status = error;
     state->on_delivery(report);
   }
+}
+
+// Returning 0: librdkafka frees the JSON after the call.
+int StatisticsCallback(rd_kafka_t* rk, char* json, size_t json_len, void* opaque) {
+  auto* state = static_cast<ClientState*>(opaque);
+  if (state->on_statistics) state->on_statistics(absl::string_view(json, json_len));
+  return 0;
 }
 
 void ApplyAssignment(rd_kafka_t* rk, ClientState* state, bool cooperative, bool assign,
@@ -267,6 +275,16 @@ absl::StatusOr<RdKafkaPtr> NewClient(
     }
     return absl::OkStatus();
   };
+  if (state->on_statistics) {
+    // Before the configuration's properties, so that -X statistics.interval.ms wins.
+    absl::Status s = set("statistics.interval.ms",
+                         absl::StrCat(std::max(1, ToMillis(state->statistics_interval))));
+    if (!s.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+    rd_kafka_conf_set_stats_cb(conf, StatisticsCallback);
+  }
   for (const auto* props : {&config.properties(), &extra}) {
     for (const auto& [key, value] : *props) {
       absl::Status s = set(key, value);

@@ -39,6 +39,12 @@ struct ClientState {
   RebalanceListener* rebalance_listener = nullptr;
   // ProducerOptions::on_delivery; set before the client exists.
   std::function<void(const DeliveryReport&)> on_delivery;
+  // {Producer,Consumer}Options::on_statistics and its interval; set before
+  // the client exists.
+  std::function<void(absl::string_view json)> on_statistics;
+  absl::Duration statistics_interval = absl::Seconds(5);
+  // Calls of the error callback.
+  std::atomic<int64_t> errors{0};
 
   absl::Mutex mu;
   // Rejected credentials or a fatal client error: every later call fails.
@@ -81,9 +87,10 @@ std::vector<TopicPartitionOffset> ToVector(const rd_kafka_topic_partition_list_t
 std::string Describe(const rd_kafka_topic_partition_list_t* list);
 
 // Creates an rd_kafka_t from `config` plus `extra` properties (which win),
-// with the error, log, delivery (producers) and rebalance (when
-// state->rebalance_listener is set) callbacks writing into *state, which
-// must outlive the client.
+// with the error, log, delivery (producers), rebalance (when
+// state->rebalance_listener is set) and statistics (when
+// state->on_statistics is set) callbacks writing into *state, which must
+// outlive the client.
 absl::StatusOr<RdKafkaPtr> NewClient(
     rd_kafka_type_t type, const KafkaConfig& config,
     const std::vector<std::pair<std::string, std::string>>& extra, ClientState* state);

@@ -90,6 +90,8 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const KafkaConfig& co
   c->state_ = std::make_unique<ClientState>();
   c->state_->role = absl::StrCat("consumer (group ", options.group_id, ")");
   c->state_->rebalance_listener = options.rebalance_listener;
+  c->state_->on_statistics = options.on_statistics;
+  c->state_->statistics_interval = options.statistics_interval;
   std::vector<std::pair<std::string, std::string>> extra = {
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
@@ -282,6 +284,8 @@ int64_t Consumer::Position(absl::string_view topic, int32_t partition) const {
   rd_kafka_topic_partition_list_destroy(list);
   return position;
 }
+
+int64_t Consumer::errors() const { return state_->errors.load(std::memory_order_relaxed); }
 
 bool Consumer::AssignmentLost() const { return rd_kafka_assignment_lost(rk_.get()) != 0; }
 

@@ -86,6 +86,11 @@ struct ProducerOptions {
   // crashed producer's open transaction holds back read_committed readers
   // when nobody with its transactional.id restarts.
   absl::Duration transaction_timeout = absl::Seconds(60);
+  // Set: librdkafka's statistics JSON (see statistics.h) every
+  // statistics_interval (statistics.interval.ms, unless the config sets it),
+  // on the thread that serves the producer's callbacks (as on_delivery).
+  std::function<void(absl::string_view json)> on_statistics;
+  absl::Duration statistics_interval = absl::Seconds(5);
 };
 
 // A producer. Produce() and Flush() may
@@ -144,6 +149,9 @@ class Producer {
   // Messages acknowledged / failed since creation.
   int64_t delivered() const;
   int64_t failed() const;
+  // Errors librdkafka reported for this client since creation (its error
+  // callback: brokers down, timeouts, authentication, fatal errors).
+  int64_t errors() const;
 
  private:
   Producer() = default;
@@ -195,6 +203,12 @@ struct ConsumerOptions {
   // Borrowed; must outlive the Consumer (Close() and the destructor may call
   // it). Null: librdkafka assigns at the committed offsets by itself.
   RebalanceListener* rebalance_listener = nullptr;
+  // Set: librdkafka's statistics JSON (see statistics.h) every
+  // statistics_interval (statistics.interval.ms, unless the config sets it),
+  // called from inside Poll() on its thread. It must not call back into the
+  // Consumer.
+  std::function<void(absl::string_view json)> on_statistics;
+  absl::Duration statistics_interval = absl::Seconds(5);
 };
 
 // A high-level (group) consumer with enable.auto.commit=false and
@@ -259,6 +273,10 @@ class Consumer : public ConsumerControl {
   // The offset of the next message Poll() would return for the partition,
   // past any transaction markers it has read; -1 when unknown.
   int64_t Position(absl::string_view topic, int32_t partition) const override;
+
+  // Errors librdkafka reported for this client since creation (its error
+  // callback: brokers down, timeouts, authentication, fatal errors).
+  int64_t errors() const;
 
  private:
   Consumer() = default;

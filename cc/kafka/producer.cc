@@ -33,6 +33,8 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const KafkaConfig& co
   p->state_ = std::make_unique<ClientState>();
   p->state_->role = "producer";
   p->state_->on_delivery = options.on_delivery;
+  p->state_->on_statistics = options.on_statistics;
+  p->state_->statistics_interval = options.statistics_interval;
   std::vector<std::pair<std::string, std::string>> extra = {
       {"enable.idempotence", options.idempotence ? "true" : "false"},
       {"acks", options.acks},
@@ -236,5 +238,6 @@ absl::Status Producer::CommitTransaction() {
 
 int64_t Producer::delivered() const { return state_->delivered.load(); }
 int64_t Producer::failed() const { return state_->failed.load(); }
+int64_t Producer::errors() const { return state_->errors.load(std::memory_order_relaxed); }
 
 }  // namespace pv::kafka

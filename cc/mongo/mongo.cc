@@ -271,6 +271,14 @@ absl::StatusOr<int64_t> Collection::Count(absl::string_view filter_json) {
   return n;
 }
 
+absl::StatusOr<int64_t> Collection::EstimatedCount() {
+  bson_error_t error;
+  const int64_t n =
+      mongoc_collection_estimated_document_count(c_, nullptr, nullptr, nullptr, &error);
+  if (n < 0) return ErrorStatus(error, absl::StrCat("estimated count on ", name_));
+  return n;
+}
+
 absl::StatusOr<Cursor> Collection::Find(absl::string_view filter_json,
                                         const FindOptions& options) {
   PV_ASSIGN_OR_RETURN(Document filter, ParseJson(filter_json, "find filter"));

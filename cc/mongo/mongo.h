@@ -109,8 +109,13 @@ class Collection {
   absl::StatusOr<InsertManyResult> InsertMany(const bson_t* const* docs, size_t count);
   absl::StatusOr<InsertManyResult> InsertMany(const std::vector<Document>& docs);
 
-  // countDocuments with `filter_json` (empty: all).
+  // countDocuments with `filter_json` (empty: all): exact, but the server
+  // reads every matching document (minutes for millions on FerretDB's
+  // SQLite backend).
   absl::StatusOr<int64_t> Count(absl::string_view filter_json = "");
+  // estimatedDocumentCount: the server's figure from collection metadata,
+  // answered without a scan; may be off after an unclean shutdown.
+  absl::StatusOr<int64_t> EstimatedCount();
 
   absl::StatusOr<Cursor> Find(absl::string_view filter_json = "",
                               const FindOptions& options = {});

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # All local services at once: PostgreSQL, Kafka (local 3 brokers + source),
-# FerretDB.
+# FerretDB, Prometheus.
 #
 #   tools/services/all.sh start|stop|status|env
 #
@@ -13,9 +13,11 @@ case "${1:-}" in
     "$here/postgres.sh" start
     "$here/kafka.sh" start all
     "$here/ferretdb.sh" start
+    "$here/prometheus.sh" start
     ;;
   stop)
     rc=0
+    "$here/prometheus.sh" stop || rc=1
     "$here/ferretdb.sh" stop || rc=1
     "$here/kafka.sh" stop all || rc=1
     "$here/postgres.sh" stop || rc=1
@@ -26,12 +28,14 @@ case "${1:-}" in
     "$here/postgres.sh" status || rc=$?
     "$here/kafka.sh" status || rc=$?
     "$here/ferretdb.sh" status || rc=$?
+    "$here/prometheus.sh" status || rc=$?
     exit $rc
     ;;
   env)
     "$here/postgres.sh" env
     "$here/kafka.sh" env
     "$here/ferretdb.sh" env
+    "$here/prometheus.sh" env
     source "$here/lib.sh"
     pv_export PV_REPO_ROOT "$PV_REPO_ROOT"
     pv_export PV_SERVICES_DIR "$PV_SERVICES_DIR"
