@@ -46,6 +46,15 @@ else
   : "${PV_PG_CONNINFO:?tools/test.sh exports it}" "${PV_KAFKA_SOURCE_BROKERS:?}" "${PV_MONGO_URI:?}"
 fi
 export MONGO_DB=demo_kafka_data_db MONGO_COLLECTION=product_views_records
+# A warehouse database of the demo's own, fresh each run like its segments
+# directory (a warehouse remembers the segments it applied: a new directory
+# under an old warehouse would be segments gone missing).
+DEMO_DB=pv_demo
+[[ $CI_MODE -eq 1 ]] && DEMO_DB=pv_demo_ci
+with_db() { echo "$PV_PG_CONNINFO" | sed -E "s/(^| )dbname=[^ ]*/\1dbname=$1/"; }
+psql -X -q -v ON_ERROR_STOP=1 "$(with_db postgres)" -c "DROP DATABASE IF EXISTS $DEMO_DB WITH (FORCE)" \
+  -c "CREATE DATABASE $DEMO_DB"
+DEMO_PG=$(with_db "$DEMO_DB")
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
@@ -60,43 +69,50 @@ say "5/8 mirror: source Kafka -> local Kafka ($LOCAL_TOPIC, 3 partitions, RF 3)"
 "$BIN/tools/kafka_count" --topic="$LOCAL_TOPIC"
 
 say "6/8 consume: local Kafka -> segment files ($WORK/segments) and MongoDB"
-# With its Prometheus endpoint on a free loopback port: the per-partition lag
-# is printed from /metrics every 2 s while it runs, falling to 0.
+# consume runs as in production (no --exit-at-end), with its Prometheus
+# endpoint on a free loopback port; the demo prints the per-partition lag
+# from /metrics every 2 s as it falls, and stops consume (SIGTERM) once every
+# partition's lag is 0: all of the topic is in published segments.
 METRICS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$BIN/cc/ingest/consume" --topic="$LOCAL_TOPIC" --group="pv-consume-demo-$STAMP" \
-  --segments="$WORK/segments" --mongo --exit-at-end \
+  --segments="$WORK/segments" --mongo --segment-seconds=2 \
   --metrics-address="127.0.0.1:$METRICS_PORT" -X statistics.interval.ms=1000 &
 consume_pid=$!
+deadline=$((SECONDS + 900))
 while kill -0 "$consume_pid" 2>/dev/null; do
   sleep 2
   lag=$(curl -s --max-time 1 "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null |
-        awk '/^pv_consume_partition_lag\{/ { match($0, /partition="[0-9]+"/); p = substr($0, RSTART + 11, RLENGTH - 12); l = l " p" p "=" $2 } END { print l }' || true)
-  if [[ -n "$lag" ]]; then echo "[metrics] curl 127.0.0.1:$METRICS_PORT/metrics: pv_consume_partition_lag$lag"; fi
+        awk '/^pv_consume_partition_lag\{/ { match($0, /partition="[0-9]+"/); p = substr($0, RSTART + 11, RLENGTH - 12); l = l " p" p "=" $2; n++; if ($2 != 0) busy = 1 } END { if (n) print (busy ? "busy" : "done") l }' || true)
+  [[ -z "$lag" ]] && continue
+  echo "[metrics] curl 127.0.0.1:$METRICS_PORT/metrics: pv_consume_partition_lag ${lag#* }"
+  if [[ "$lag" == done* ]]; then kill -TERM "$consume_pid"; break; fi
+  if (( SECONDS > deadline )); then
+    echo "consume's lag did not reach 0 in 15 minutes" >&2; kill -TERM "$consume_pid"; exit 1
+  fi
 done
 wait "$consume_pid"
 "$BIN/tools/mongo_check" --samples=1
 
 say "7/8 batch: the three days, then a nightly run (nothing new: reads and changes nothing)"
-last_run=$(psql -X -At "$PV_PG_CONNINFO" -c "SELECT coalesce(max(run_id), 0) FROM etl_run_ledger" 2>/dev/null || echo 0)
-"$BIN/cc/etl/batch" --segments="$WORK/segments" --pg="$PV_PG_CONNINFO" \
+"$BIN/cc/etl/batch" --segments="$WORK/segments" --pg="$DEMO_PG" \
   --from=2024-06-01 --to=2024-06-03 --metrics-file="$WORK/batch.prom"
-"$BIN/cc/etl/batch" --segments="$WORK/segments" --pg="$PV_PG_CONNINFO" \
+"$BIN/cc/etl/batch" --segments="$WORK/segments" --pg="$DEMO_PG" \
   --metrics-file="$WORK/batch.prom"
 
 say "8/8 the warehouse"
-psql -X -q "$PV_PG_CONNINFO" -f tools/warehouse_summary.sql
+psql -X -q "$DEMO_PG" -f tools/warehouse_summary.sql
 
 if [[ $CI_MODE -eq 1 ]]; then
   # Every generated record went through Kafka into the segments exactly once
   # (the first run read them all), the nightly run after it read nothing
   # again, and the three days are loaded.
   sent=$EVENTS
-  runs=$(psql -X -At "$PV_PG_CONNINFO" -c "SELECT string_agg((counts->>'records'), ' ' ORDER BY run_id) FROM etl_run_ledger WHERE status = 'succeeded' AND run_id > $last_run")
+  runs=$(psql -X -At "$DEMO_PG" -c "SELECT string_agg((counts->>'records'), ' ' ORDER BY run_id) FROM etl_run_ledger WHERE status = 'succeeded'")
   [[ "$runs" == "$sent 0" ]] || { echo "sent $sent records; the two batch runs read: ${runs:-nothing} (expected $sent, then 0)" >&2; exit 1; }
-  days=$(psql -X -At "$PV_PG_CONNINFO" -c "SELECT count(DISTINCT date_key) FROM fact_product_views WHERE date_key BETWEEN 20240601 AND 20240603")
+  days=$(psql -X -At "$DEMO_PG" -c "SELECT count(DISTINCT date_key) FROM fact_product_views WHERE date_key BETWEEN 20240601 AND 20240603")
   [[ "$days" == "3" ]] || { echo "expected 3 days of facts, found $days" >&2; exit 1; }
 fi
 echo
 echo "Demo done. The services keep running: eval \"\$(tools/services/all.sh env)\" to"
-echo "connect (psql \"\$PV_PG_CONNINFO\"); metrics in $WORK/batch.prom;"
+echo "connect (psql \"$DEMO_PG\", password in PGPASSWORD); metrics in $WORK/batch.prom;"
 echo "stop everything with tools/services/all.sh stop."

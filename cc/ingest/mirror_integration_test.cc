@@ -283,8 +283,13 @@ class MirrorIntegrationTest : public ::testing::Test {
     std::map<int32_t, int64_t> end;
     for (int32_t p = 0; p < *partitions; ++p) {
       all.push_back({topic, p, kafka::kOffsetBeginning});
+      // A topic created a moment ago (or a broker just restarted) may not be
+      // known to the broker asked yet: ask again for a while.
       auto w = (*consumer)->QueryWatermarks(topic, p, kOpTimeout);
-      if (absl::IsNotFound(w.status())) return out;  // created a moment ago
+      for (int i = 0; i < 40 && absl::IsNotFound(w.status()); ++i) {
+        absl::SleepFor(absl::Milliseconds(250));
+        w = (*consumer)->QueryWatermarks(topic, p, kOpTimeout);
+      }
       EXPECT_TRUE(w.ok()) << w.status();
       if (!w.ok()) return out;
       if (w->high > w->low) end[p] = w->high;
