@@ -55,6 +55,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import platform
 import shutil
 import subprocess
@@ -363,6 +364,10 @@ def run_n(n, args, pg, peers_ready):
     rows.append(dict(system="this project", stage="import + batch", r=both, check=us_check))
     base = {"batch": batch["wall"], "noload": noload["wall"], "import+batch": both["wall"]}
 
+    # --- PostgreSQL's floor for the same rows and indexes ---
+    if us_ok:
+        rows.extend(floor_rows(pg, "bench_us", batch, env, log_dir))
+
     # --- duckdb ---
     if "duckdb" in args.peers:
         if not peers_ready[0]:
@@ -416,6 +421,41 @@ def run_n(n, args, pg, peers_ready):
             if res:
                 rows[-1]["phases"] = res["phases"]
     return rows
+
+
+FLOOR_SH = os.path.join(REPO, "..", "shared", "bench", "pg_floor.sh")
+
+
+def floor_rows(pg, db, batch, env, log_dir):
+    """Our load (the batch summary's "load" figure: dimensions, fact COPY,
+    indexes, swap, commit) beside what PostgreSQL itself needs for the same
+    final rows and indexes (../shared/bench/pg_floor.sh: binary COPY into
+    fresh unindexed tables on 2 connections, then the indexes on 2
+    connections, durable commit)."""
+    m = re.search(r"load ([0-9.]+) s \(dimensions", batch.get("out", ""))
+    load = float(m.group(1)) if m else None
+    if not os.path.exists(FLOOR_SH):
+        return [dict(system="PostgreSQL floor", stage="pg_floor.sh", r=None,
+                     check=f"not run: {FLOOR_SH} missing")]
+    pg.admin("DROP DATABASE IF EXISTS bench_floor WITH (FORCE)")
+    pg.admin("CREATE DATABASE bench_floor OWNER pv")
+    pg.admin("GRANT pg_checkpoint TO pv")  # pg_floor.sh checkpoints before it times
+    r = measure("pg-floor", ["bash", FLOOR_SH, pg.conninfo(db), pg.conninfo("bench_floor")],
+                env, log_dir)
+    m = re.search(r"floor: .*= ([0-9.]+) s", r["out"])
+    if r["rc"] != 0 or not m or load is None:
+        return [dict(system="PostgreSQL floor", stage="pg_floor.sh", r=None,
+                     check=failure_reason(r) if r["rc"] != 0 else "no floor/load figure")]
+    floor = float(m.group(1))
+    line = m.group(0)
+    return [
+        dict(system="this project", stage="load phase of the batch (ledger)",
+             r={"wall": load, "rss_mb": None, "rc": 0}, ok=True,
+             check="reference", ratio=[("the PostgreSQL floor", floor)]),
+        dict(system="PostgreSQL floor", stage="pg_floor.sh: the same rows and indexes, "
+             "plain COPY + index builds", r={"wall": floor, "rss_mb": None, "rc": 0},
+             check=line),
+    ]
 
 
 def render(n, args, rows, machine, pg_settings):

@@ -103,7 +103,9 @@ absl::StatusOr<std::vector<std::string>> DropIndexes(PgConnection* conn,
 }
 
 // Stages `count` members (the encoder writes row `ord`'s natural key and
-// attributes), resolves the keys of existing members with one hash join,
+// attributes), resolves the keys of existing members with one hash join
+// (nothing to stage or look up while the dimension holds only the Unknown
+// member),
 // gives new members the next keys in natural-key byte order (so keys do not
 // depend on thread scheduling) and COPYs them in, refreshes changed
 // attributes of existing members, and returns the key of every ordinal.
@@ -122,8 +124,18 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
     scols.push_back(absl::StrCat("s.", a.name));
     sets.push_back(absl::StrCat(a.name, " = s.", a.name));
   }
-  PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
-      "CREATE TEMP TABLE ", stage, " (", columns, ") ON COMMIT DROP")));
+  // The highest key (through the primary key's index), and whether it is
+  // the Unknown member's.
+  PV_ASSIGN_OR_RETURN(
+      PgResult max,
+      conn->Query(absl::StrCat("SELECT coalesce(max(", spec.key, "), 0), count(*) FILTER (WHERE ",
+                               spec.key, " = 0 AND ", spec.natural, " = '') FROM (SELECT ",
+                               spec.key, ", ", spec.natural, " FROM ", spec.table, " ORDER BY ",
+                               spec.key, " DESC LIMIT 1) m")));
+  const int64_t base = max.GetInt(0, 0);
+  // Only the Unknown member so far (a first load): every other member is
+  // new, and staging them to look them up would copy them twice.
+  const bool empty = base == 0 && max.GetInt(0, 1) == 1;
   // Streams rows [0, n) of `row` as one binary COPY.
   auto copy_rows = [&](const std::string& sql, size_t n,
                        const std::function<void(size_t, CopyBinaryEncoder&)>& row) {
@@ -142,48 +154,62 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
     });
   };
   const int16_t fields = static_cast<int16_t>(2 + spec.attributes.size());
-  std::string stage_columns = absl::StrCat("ord, ", spec.natural);
-  for (const Column& a : spec.attributes) absl::StrAppend(&stage_columns, ", ", a.name);
-  PV_RETURN_IF_ERROR(copy_rows(
-      absl::StrCat("COPY ", stage, " (", stage_columns, ") FROM STDIN (FORMAT binary)"), count,
-      [&](size_t i, CopyBinaryEncoder& e) {
-        e.StartRow(fields);
-        e.Int4(static_cast<int32_t>(i));
-        e.Text(naturals[i]);
-        encode_attributes(i, e);
-      }));
-  // Temporary tables have no statistics; without them the planner guesses a
-  // few rows and picks nested loops over hundreds of thousands of members.
-  PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat("ANALYZE ", stage)));
-
-  // Existing members: their keys, and whether they keep their attributes.
-  std::string same =
-      dcols.empty() ? std::string("true")
-      : !spec.update_when.empty()
-          ? absl::StrCat("NOT coalesce(", spec.update_when, ", false)")
-          : absl::StrCat("(", absl::StrJoin(dcols, ", "), ") IS NOT DISTINCT FROM (",
-                         absl::StrJoin(scols, ", "), ")");
-  PV_ASSIGN_OR_RETURN(
-      std::string existing,
-      conn->CopyOut(absl::StrCat(
-          "COPY (SELECT s.ord, d.", spec.key, ", (", same, ")::int FROM ", stage,
-          " s JOIN ", spec.table, " d ON d.", spec.natural, " = s.", spec.natural,
-          ") TO STDOUT (FORMAT binary)")));
   std::vector<int32_t> keys(count, -1);
   std::vector<int32_t> changed;  // ordinals of members whose attributes moved
-  CopyBinaryDecoder dec(existing);
-  PV_RETURN_IF_ERROR(dec.ReadHeader());
-  while (true) {
-    PV_ASSIGN_OR_RETURN(int f, dec.NextRow());
-    if (f < 0) break;
-    PV_ASSIGN_OR_RETURN(int32_t ord, dec.Int4());
-    PV_ASSIGN_OR_RETURN(int32_t key, dec.Int4());
-    PV_ASSIGN_OR_RETURN(int32_t unchanged, dec.Int4());
-    if (ord < 0 || static_cast<size_t>(ord) >= count) {
-      return absl::InternalError(absl::StrCat(spec.table, ": bad ordinal ", ord));
+  // Stages every member and resolves the existing ones with one hash join:
+  // their keys, and whether they keep their attributes.
+  auto look_up_existing = [&]() -> absl::Status {
+    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
+        "CREATE TEMP TABLE ", stage, " (", columns, ") ON COMMIT DROP")));
+    std::string stage_columns = absl::StrCat("ord, ", spec.natural);
+    for (const Column& a : spec.attributes) absl::StrAppend(&stage_columns, ", ", a.name);
+    PV_RETURN_IF_ERROR(copy_rows(
+        absl::StrCat("COPY ", stage, " (", stage_columns, ") FROM STDIN (FORMAT binary)"), count,
+        [&](size_t i, CopyBinaryEncoder& e) {
+          e.StartRow(fields);
+          e.Int4(static_cast<int32_t>(i));
+          e.Text(naturals[i]);
+          encode_attributes(i, e);
+        }));
+    // Temporary tables have no statistics; without them the planner guesses a
+    // few rows and picks nested loops over hundreds of thousands of members.
+    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat("ANALYZE ", stage)));
+
+    // Existing members: their keys, and whether they keep their attributes.
+    std::string same =
+        dcols.empty() ? std::string("true")
+        : !spec.update_when.empty()
+            ? absl::StrCat("NOT coalesce(", spec.update_when, ", false)")
+            : absl::StrCat("(", absl::StrJoin(dcols, ", "), ") IS NOT DISTINCT FROM (",
+                           absl::StrJoin(scols, ", "), ")");
+    PV_ASSIGN_OR_RETURN(
+        std::string existing,
+        conn->CopyOut(absl::StrCat(
+            "COPY (SELECT s.ord, d.", spec.key, ", (", same, ")::int FROM ", stage,
+            " s JOIN ", spec.table, " d ON d.", spec.natural, " = s.", spec.natural,
+            ") TO STDOUT (FORMAT binary)")));
+    CopyBinaryDecoder dec(existing);
+    PV_RETURN_IF_ERROR(dec.ReadHeader());
+    while (true) {
+      PV_ASSIGN_OR_RETURN(int f, dec.NextRow());
+      if (f < 0) break;
+      PV_ASSIGN_OR_RETURN(int32_t ord, dec.Int4());
+      PV_ASSIGN_OR_RETURN(int32_t key, dec.Int4());
+      PV_ASSIGN_OR_RETURN(int32_t unchanged, dec.Int4());
+      if (ord < 0 || static_cast<size_t>(ord) >= count) {
+        return absl::InternalError(absl::StrCat(spec.table, ": bad ordinal ", ord));
+      }
+      keys[ord] = key;
+      if (!unchanged && key != 0) changed.push_back(ord);
     }
-    keys[ord] = key;
-    if (!unchanged && key != 0) changed.push_back(ord);
+    return absl::OkStatus();
+  };
+  if (empty) {
+    for (size_t i = 0; i < count; ++i) {
+      if (naturals[i].empty()) keys[i] = 0;
+    }
+  } else {
+    PV_RETURN_IF_ERROR(look_up_existing());
   }
   if (count > 0 && keys[0] != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -200,10 +226,6 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
     std::sort(fresh.begin(), fresh.end(), [&](uint32_t a, uint32_t b) {
       return naturals[a] < naturals[b];
     });
-    PV_ASSIGN_OR_RETURN(
-        PgResult max, conn->Query(absl::StrCat("SELECT coalesce(max(", spec.key,
-                                               "), 0) FROM ", spec.table)));
-    int64_t base = max.GetInt(0, 0);
     if (base + static_cast<int64_t>(fresh.size()) > INT32_MAX) {
       return absl::ResourceExhaustedError(
           absl::StrCat(spec.table, ": surrogate keys exhausted"));
