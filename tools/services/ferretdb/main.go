@@ -1,5 +1,5 @@
-// Command pv-ferretdb runs FerretDB v1 (MongoDB wire protocol over SQLite) on
-// a loopback address, for the project's tests and demo.
+// Command pv-ferretdb runs FerretDB v1 (MongoDB wire protocol over SQLite or
+// PostgreSQL) on a loopback address, for the project's tests and demo.
 //
 // It embeds the github.com/FerretDB/FerretDB/ferretdb package instead of
 // installing cmd/ferretdb: a `go install` of the latter panics at start-up
@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -22,7 +23,9 @@ import (
 
 func main() {
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on (loopback only)")
-	sqliteDir := flag.String("sqlite-dir", "", "existing directory for the SQLite databases")
+	sqliteDir := flag.String("sqlite-dir", "", "existing directory for the SQLite databases (the SQLite backend)")
+	postgresqlURL := flag.String("postgresql-url", "", "PostgreSQL backend instead of SQLite: postgres://HOST:PORT/DB?user=U "+
+		"(loopback only; the password comes from PGPASSWORD, never from argv)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 
@@ -33,11 +36,31 @@ func main() {
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		fail("--listen-addr %q is not a loopback address", *listenAddr)
 	}
-	if *sqliteDir == "" {
-		fail("--sqlite-dir is required")
-	}
-	if st, err := os.Stat(*sqliteDir); err != nil || !st.IsDir() {
-		fail("--sqlite-dir %q is not an existing directory", *sqliteDir)
+	config := ferretdb.Config{Listener: ferretdb.ListenerConfig{TCP: *listenAddr}}
+	backend := ""
+	switch {
+	case *postgresqlURL != "" && *sqliteDir != "":
+		fail("--postgresql-url and --sqlite-dir exclude each other")
+	case *postgresqlURL != "":
+		u, err := neturl.Parse(*postgresqlURL)
+		if err != nil {
+			fail("bad --postgresql-url: %v", err)
+		}
+		if _, hasPassword := u.User.Password(); hasPassword || u.Query().Has("password") {
+			fail("--postgresql-url holds a password: put it in PGPASSWORD (argv is public)")
+		}
+		if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+			fail("--postgresql-url host %q is not a loopback address", u.Hostname())
+		}
+		config.Handler, config.PostgreSQLURL, backend = "postgresql", *postgresqlURL, *postgresqlURL
+	case *sqliteDir != "":
+		if st, err := os.Stat(*sqliteDir); err != nil || !st.IsDir() {
+			fail("--sqlite-dir %q is not an existing directory", *sqliteDir)
+		}
+		url := "file:" + strings.TrimSuffix(*sqliteDir, "/") + "/"
+		config.Handler, config.SQLiteURL, backend = "sqlite", url, url
+	default:
+		fail("--sqlite-dir or --postgresql-url is required")
 	}
 
 	var level slog.Level
@@ -46,13 +69,8 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	url := "file:" + strings.TrimSuffix(*sqliteDir, "/") + "/"
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listenAddr},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: url,
-	})
+	config.Logger = logger
+	f, err := ferretdb.New(&config)
 	if err != nil {
 		fail("start: %v", err)
 	}
@@ -60,7 +78,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	logger.Info("pv-ferretdb listening", "addr", *listenAddr, "sqlite", url)
+	logger.Info("pv-ferretdb listening", "addr", *listenAddr, "backend", backend)
 	if err := f.Run(ctx); err != nil {
 		fail("run: %v", err)
 	}
