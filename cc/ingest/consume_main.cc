@@ -102,10 +102,9 @@ constexpr char kUsage[] =
     "Kafka's committed offsets (those are written for lag tools). -X passes a\n"
     "librdkafka property (repeatable; not for secrets). --metrics-address=HOST:PORT\n"
     "serves /metrics (Prometheus) and /healthz (200 ok, 503 stuck or failing).\n"
-    "Exit codes: 0 done (also\n"
-    "after SIGINT/SIGTERM once the open segment is published); 1 failed\n"
-    "(published segments stay valid); 2 bad usage; 130 interrupted before a\n"
-    "clean finish.";
+    "Exit codes: 0 done (also after SIGINT/SIGTERM once the open segment is\n"
+    "published); 1 failed (published segments stay valid); 2 bad usage; 130\n"
+    "interrupted before a clean finish.";
 
 int Run(const std::vector<std::string>& properties) {
   const absl::Time started = absl::Now();
