@@ -245,6 +245,24 @@ absl::StatusOr<bool> CaughtUp(const kafka::Consumer& consumer, const std::string
 
 }  // namespace
 
+void FeedStatistics(MirrorMetrics* metrics, kafka::ProducerOptions* producer,
+                    kafka::ConsumerOptions* consumer) {
+  if (metrics == nullptr) return;
+  producer->on_statistics = [metrics](absl::string_view json) {
+    metrics->OnDestinationStatistics(json);
+  };
+  consumer->on_statistics = [metrics](absl::string_view json) {
+    metrics->OnSourceStatistics(json);
+  };
+}
+
+void UpdateMetrics(MirrorMetrics* metrics, const kafka::Producer& producer,
+                   const kafka::Consumer& consumer, int64_t backlog, absl::Time now) {
+  if (metrics == nullptr) return;
+  metrics->Update(producer.delivered(), producer.failed(), consumer.errors(), producer.errors(),
+                  backlog, now);
+}
+
 int64_t Lag(const kafka::Consumer& consumer, const std::string& topic,
             const absl::flat_hash_map<int32_t, int64_t>& next_offset) {
   const std::vector<int32_t> assigned = consumer.AssignedPartitions(topic);
@@ -389,22 +407,13 @@ absl::Status RunAtLeastOnce(const MirrorOptions& options, const MirrorSetup& set
     }
   };
   MirrorMetrics* const metrics = options.metrics;
-  if (metrics != nullptr) {
-    producer_options.on_statistics = [metrics](absl::string_view json) {
-      metrics->OnDestinationStatistics(json);
-    };
-  }
-  PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Producer> producer,
-                      kafka::Producer::Create(setup.destination, producer_options));
-
   kafka::ConsumerOptions consumer_options;
   consumer_options.group_id = options.group_id;
   consumer_options.auto_offset_reset = "earliest";
-  if (metrics != nullptr) {
-    consumer_options.on_statistics = [metrics](absl::string_view json) {
-      metrics->OnSourceStatistics(json);
-    };
-  }
+  FeedStatistics(metrics, &producer_options, &consumer_options);
+  PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Producer> producer,
+                      kafka::Producer::Create(setup.destination, producer_options));
+
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Consumer> consumer,
                       kafka::Consumer::Create(setup.source, consumer_options));
   PV_RETURN_IF_ERROR(consumer->Subscribe({src_topic}), src_where);
@@ -522,10 +531,7 @@ absl::Status RunAtLeastOnce(const MirrorOptions& options, const MirrorSetup& set
       next_lag_update = now + absl::Milliseconds(500);
       shown_lag.store(Lag(*consumer, src_topic, next_offset), std::memory_order_relaxed);
       shown_in_flight.store(tracker.in_flight(), std::memory_order_relaxed);
-      if (metrics != nullptr) {
-        metrics->Update(producer->delivered(), producer->failed(), consumer->errors(),
-                        producer->errors(), shown_lag.load(std::memory_order_relaxed), now);
-      }
+      UpdateMetrics(metrics, *producer, *consumer, shown_lag.load(std::memory_order_relaxed), now);
     }
   }
 
@@ -539,10 +545,7 @@ absl::Status RunAtLeastOnce(const MirrorOptions& options, const MirrorSetup& set
   summary->lag = Lag(*consumer, src_topic, next_offset);
   shown_lag.store(summary->lag, std::memory_order_relaxed);
   shown_in_flight.store(tracker.in_flight(), std::memory_order_relaxed);
-  if (metrics != nullptr) {
-    metrics->Update(summary->acknowledged, summary->failed, consumer->errors(),
-                    producer->errors(), summary->lag);
-  }
+  UpdateMetrics(metrics, *producer, *consumer, summary->lag, absl::Now());
   progress.Finish();
   absl::Status closed = consumer->Close();
   if (!closed.ok()) PV_LOG(WARNING) << closed;

@@ -185,11 +185,11 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
                                                  " offset ", o, " -> ", dst_where));
   };
   MirrorMetrics* const metrics = options.metrics;
-  if (metrics != nullptr) {
-    producer_options.on_statistics = [metrics](absl::string_view json) {
-      metrics->OnDestinationStatistics(json);
-    };
-  }
+  kafka::ConsumerOptions consumer_options;
+  consumer_options.assign_only = true;
+  consumer_options.isolation_level = "read_committed";
+  consumer_options.auto_offset_reset = "earliest";
+  FeedStatistics(metrics, &producer_options, &consumer_options);
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Producer> producer,
                       kafka::Producer::Create(setup.destination, producer_options));
   // Fences any older process with this identity; its open transaction is
@@ -198,15 +198,6 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
 
   PV_ASSIGN_OR_RETURN(auto checkpoints, ReadCheckpoints(options, setup));
 
-  kafka::ConsumerOptions consumer_options;
-  consumer_options.assign_only = true;
-  consumer_options.isolation_level = "read_committed";
-  consumer_options.auto_offset_reset = "earliest";
-  if (metrics != nullptr) {
-    consumer_options.on_statistics = [metrics](absl::string_view json) {
-      metrics->OnSourceStatistics(json);
-    };
-  }
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Consumer> consumer,
                       kafka::Consumer::Create(setup.source, consumer_options));
 
@@ -427,10 +418,7 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
       next_lag_update = now + absl::Milliseconds(500);
       shown_lag.store(Lag(*consumer, src_topic, next), std::memory_order_relaxed);
       shown_transactions.store(summary->transactions_committed, std::memory_order_relaxed);
-      if (metrics != nullptr) {
-        metrics->Update(producer->delivered(), producer->failed(), consumer->errors(),
-                        producer->errors(), shown_lag.load(std::memory_order_relaxed), now);
-      }
+      UpdateMetrics(metrics, *producer, *consumer, shown_lag.load(std::memory_order_relaxed), now);
     }
   }
 
@@ -447,10 +435,7 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
   summary->failed = producer->failed();
   summary->lag = Lag(*consumer, src_topic, committed);
   shown_lag.store(summary->lag, std::memory_order_relaxed);
-  if (metrics != nullptr) {
-    metrics->Update(summary->acknowledged, summary->failed, consumer->errors(),
-                    producer->errors(), summary->lag);
-  }
+  UpdateMetrics(metrics, *producer, *consumer, summary->lag, absl::Now());
   shown_transactions.store(summary->transactions_committed, std::memory_order_relaxed);
   progress.Finish();
   absl::Status closed = consumer->Close();

@@ -45,6 +45,16 @@ absl::Status RunExactlyOnce(const MirrorOptions& options, const MirrorSetup& set
 int64_t Lag(const kafka::Consumer& consumer, const std::string& topic,
             const absl::flat_hash_map<int32_t, int64_t>& next_offset);
 
+// With `metrics` (may be null: nothing), librdkafka's statistics of the
+// destination producer and the source consumer feed it.
+void FeedStatistics(MirrorMetrics* metrics, kafka::ProducerOptions* producer,
+                    kafka::ConsumerOptions* consumer);
+
+// With `metrics` (may be null: nothing), the clients' running figures and
+// the messages still to mirror.
+void UpdateMetrics(MirrorMetrics* metrics, const kafka::Producer& producer,
+                   const kafka::Consumer& consumer, int64_t backlog, absl::Time now);
+
 }  // namespace pv::ingest::internal
 
 #endif  // PV_INGEST_MIRROR_INTERNAL_H_
