@@ -267,6 +267,7 @@ int Run(const std::vector<std::string>& properties) {
   const bool exit_at_end = absl::GetFlag(FLAGS_exit_at_end);
   absl::Time next_lag_report = absl::Now() + absl::Seconds(10);
   absl::Time next_metrics = absl::InfinitePast();
+  absl::Time next_idle_commit = absl::InfinitePast();
   auto update_metrics = [&] {
     if (metrics_server == nullptr) return;
     const ConsumeTotals& t = sink.totals();
@@ -296,7 +297,12 @@ int Run(const std::vector<std::string>& properties) {
     if (!m->empty()) {
       status = sink.Append(m->record());
       if (status.ok()) progress.Add(1, m->value().size());
-    } else if (exit_at_end) {
+    } else if (absl::Now() >= next_idle_commit) {
+      // Idle: positions past trailing transaction markers, for lag tools.
+      sink.CommitIdlePositions();
+      next_idle_commit = absl::Now() + absl::Seconds(1);
+    }
+    if (m->empty() && exit_at_end) {
       absl::StatusOr<bool> at_end = sink.AtEnd();
       if (!at_end.ok()) {
         PV_LOG(WARNING) << "checking for the end of the topic: " << at_end.status();

@@ -153,15 +153,34 @@ absl::Status KafkaSegmentSink::PublishOpen() {
   for (const segment::PartitionRange& r : info->ranges) {
     commit.push_back({options_.topic, r.partition, r.end_position});
   }
-  if (consumer_ != nullptr) {
-    absl::Status committed = consumer_->Commit(commit);
-    if (!committed.ok()) {
-      PV_LOG(WARNING) << "offsets published but not committed to Kafka (only lag tools "
-                         "read them): "
-                      << committed;
+  CommitForLagTools(commit, "offsets published but not committed to Kafka");
+  return absl::OkStatus();
+}
+
+void KafkaSegmentSink::CommitForLagTools(const std::vector<kafka::TopicPartitionOffset>& offsets,
+                                         absl::string_view what) {
+  if (consumer_ == nullptr || offsets.empty()) return;
+  absl::Status committed = consumer_->Commit(offsets);
+  if (!committed.ok()) {
+    PV_LOG(WARNING) << what << " (only lag tools read them): " << committed;
+    return;
+  }
+  for (const kafka::TopicPartitionOffset& o : offsets) committed_[o.partition] = o.offset;
+}
+
+void KafkaSegmentSink::CommitIdlePositions() {
+  // After a lost assignment the position may be past discarded records.
+  if (consumer_ == nullptr || consumer_->AssignmentLost()) return;
+  std::vector<kafka::TopicPartitionOffset> commit;
+  for (const auto& [partition, next] : next_) {
+    if (open_start_.contains(partition)) continue;  // committed when published
+    const int64_t position = consumer_->Position(options_.topic, partition);
+    auto it = committed_.find(partition);
+    if (position >= 0 && (it == committed_.end() || position > it->second)) {
+      commit.push_back({options_.topic, partition, position});
     }
   }
-  return absl::OkStatus();
+  CommitForLagTools(commit, "consumer positions past the published offsets not committed");
 }
 
 absl::StatusOr<bool> KafkaSegmentSink::AtEnd() {

@@ -44,6 +44,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cc/ingest/raw_store.h"
 #include "cc/kafka/types.h"
@@ -107,6 +108,15 @@ class KafkaSegmentSink : public kafka::RebalanceListener {
   // warning).
   absl::Status PublishOpen();
 
+  // For lag tools (and pv_consume_partition_lag, librdkafka's committed
+  // lag): commits the consumer's position of every partition that has
+  // nothing in the open segment and whose position ran past the last
+  // committed offset, i.e. past transaction markers or aborted records
+  // after the published ones. Without it a partition ending in a marker
+  // would show a lag of 1 for ever. Never a resume point (those come from
+  // the segments); a failed commit is only a warning.
+  void CommitIdlePositions();
+
   // Whether every assigned partition has been read up to its high watermark
   // (asked from the leaders). False while nothing is assigned.
   absl::StatusOr<bool> AtEnd();
@@ -118,6 +128,10 @@ class KafkaSegmentSink : public kafka::RebalanceListener {
 
  private:
   void Abandon(absl::string_view why);
+  // Commits `offsets` to Kafka and remembers them; a failure is a warning
+  // that starts with `what`.
+  void CommitForLagTools(const std::vector<kafka::TopicPartitionOffset>& offsets,
+                         absl::string_view what);
 
   const KafkaSegmentSinkOptions options_;
   RawStore* const raw_store_;
@@ -131,6 +145,8 @@ class KafkaSegmentSink : public kafka::RebalanceListener {
   // Partitions in the open segment -> where the consumer stood before their
   // first record in it (the segment's start position).
   absl::flat_hash_map<int32_t, int64_t> open_start_;
+  // Partitions -> the offset last committed to Kafka.
+  absl::flat_hash_map<int32_t, int64_t> committed_;
   ConsumeTotals totals_;
 };
 

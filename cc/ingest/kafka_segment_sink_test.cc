@@ -217,6 +217,35 @@ TEST_F(KafkaSegmentSinkTest, SegmentsRecordTheConsumerPositionsAndMeetExactly) {
   EXPECT_THAT(Assign(restarted, {0}), ElementsAre(Pair(0, 4)));
 }
 
+// A partition whose published records are followed only by a transaction
+// marker: its position is committed once idle, so the committed lag reaches
+// 0; a partition with records in the open segment, or any after a lost
+// assignment, is not.
+TEST_F(KafkaSegmentSinkTest, IdlePositionsPastMarkersAreCommittedForLagTools) {
+  KafkaSegmentSink sink(Options(), nullptr);
+  ASSERT_TRUE(sink.Init().ok());
+  sink.set_consumer(&consumer_);
+  Assign(sink, {0, 1});
+  ASSERT_TRUE(Append(sink, 0, 0).ok());
+  ASSERT_TRUE(Append(sink, 0, 1).ok());
+  consumer_.position[0] = 2;
+  ASSERT_TRUE(sink.PublishOpen().ok());
+  EXPECT_THAT(consumer_.committed, ElementsAre(Pair(0, 2)));
+  sink.CommitIdlePositions();  // nothing moved
+  EXPECT_THAT(consumer_.committed, ElementsAre(Pair(0, 2)));
+
+  consumer_.position[0] = 3;  // the marker at offset 2, read after the publish
+  ASSERT_TRUE(Append(sink, 1, 0).ok());
+  consumer_.position[1] = 1;
+  sink.CommitIdlePositions();
+  EXPECT_THAT(consumer_.committed, ElementsAre(Pair(0, 3)));  // not 1: its record is open
+
+  consumer_.position[0] = 5;
+  consumer_.lost = true;
+  sink.CommitIdlePositions();
+  EXPECT_THAT(consumer_.committed, ElementsAre(Pair(0, 3)));
+}
+
 TEST_F(KafkaSegmentSinkTest, ARevocationPublishesWhatWasAppended) {
   RecordingStore store;
   KafkaSegmentSink sink(Options(), &store);
