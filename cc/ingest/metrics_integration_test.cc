@@ -227,15 +227,21 @@ TEST_F(MetricsIntegrationTest, PrometheusSeesPerPartitionLagFallToZero) {
 
   // Lag per partition: seen above 0 (records waiting for their segment),
   // then 0 on all three once consume published and committed.
-  // (Before the records, an empty partition's lag is 0 too: wait until
-  // Prometheus saw every record consumed.)
+  // (Before the records, an empty partition's lag is 0 too, and the lag
+  // comes from librdkafka's statistics, which may lag the in-process
+  // counters: wait until Prometheus saw every record consumed and the
+  // statistics saw the commits.)
   const std::string lag = absl::StrCat("pv_consume_partition_lag", sel);
+  const std::string committed_sum =
+      absl::StrCat("sum(pv_consume_partition_committed_offset", sel, ")");
   std::map<std::string, double> now;
   bool caught_up = false;
   for (absl::Time until = absl::Now() + absl::Seconds(60); absl::Now() < until && !caught_up;
        absl::SleepFor(absl::Seconds(1))) {
     const auto consumed = Query(prometheus_, absl::StrCat("pv_consume_messages_total", sel));
     if (consumed.empty() || consumed.begin()->second < 3 * kPerPartition) continue;
+    const auto committed = Query(prometheus_, committed_sum);
+    if (committed.empty() || committed.begin()->second < 3 * kPerPartition) continue;
     now = Query(prometheus_, lag);
     caught_up = now.size() == 3;
     for (const auto& [labels, v] : now) caught_up = caught_up && v == 0;
@@ -255,8 +261,7 @@ TEST_F(MetricsIntegrationTest, PrometheusSeesPerPartitionLagFallToZero) {
   const auto messages = Query(prometheus_, absl::StrCat("pv_consume_messages_total", sel));
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(messages.begin()->second, 3 * kPerPartition);
-  const auto committed =
-      Query(prometheus_, absl::StrCat("sum(pv_consume_partition_committed_offset", sel, ")"));
+  const auto committed = Query(prometheus_, committed_sum);
   ASSERT_EQ(committed.size(), 1u);
   EXPECT_EQ(committed.begin()->second, 3 * kPerPartition);
   const auto healthy = Query(prometheus_, absl::StrCat("pv_consume_healthy", sel));
