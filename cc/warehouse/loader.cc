@@ -116,7 +116,10 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
     size_t rebuild_min_rows, int64_t* new_members) {
   const size_t count = naturals.size();
   const std::string stage = absl::StrCat("pv_stage_", spec.table);
-  std::string columns = absl::StrCat("ord integer, ", spec.natural, " text");
+  // nk_hash as the dimension computes it (sql/005_dimension_lookup_hash.sql).
+  std::string columns =
+      absl::StrCat("ord integer, ", spec.natural, " text, nk_hash bigint GENERATED ALWAYS AS "
+                   "(hashtextextended(", spec.natural, ", 0)) STORED");
   std::vector<std::string> dcols, scols, sets;
   for (const Column& a : spec.attributes) {
     absl::StrAppend(&columns, ", ", a.name, " ", a.type);
@@ -173,9 +176,17 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
         }));
     // Temporary tables have no statistics; without them the planner guesses a
     // few rows and picks nested loops over hundreds of thousands of members.
-    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat("ANALYZE ", stage)));
+    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat("ANALYZE ", stage, " (nk_hash)")));
 
     // Existing members: their keys, and whether they keep their attributes.
+    // The dimension is filtered by the staged members' 8-byte hashes, a
+    // constant array PostgreSQL probes as a hash set inside the scan (a
+    // third of a hash join's cost per dimension row, which is what grows
+    // with the history), and only the matches meet the staged rows. A match
+    // whose natural key differs (a collision) is no match.
+    PV_ASSIGN_OR_RETURN(PgResult hashes,
+                        conn->Query(absl::StrCat("SELECT coalesce(array_agg(nk_hash), '{}') FROM ",
+                                                 stage)));
     std::string same =
         dcols.empty() ? std::string("true")
         : !spec.update_when.empty()
@@ -185,9 +196,10 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
     PV_ASSIGN_OR_RETURN(
         std::string existing,
         conn->CopyOut(absl::StrCat(
-            "COPY (SELECT s.ord, d.", spec.key, ", (", same, ")::int FROM ", stage,
-            " s JOIN ", spec.table, " d ON d.", spec.natural, " = s.", spec.natural,
-            ") TO STDOUT (FORMAT binary)")));
+            "COPY (SELECT s.ord, d.", spec.key, ", (", same, ")::int, (d.", spec.natural,
+            " = s.", spec.natural, ")::int FROM (SELECT * FROM ", spec.table,
+            " WHERE nk_hash = ANY ('", hashes.Get(0, 0), "'::bigint[])) d JOIN ", stage,
+            " s ON s.nk_hash = d.nk_hash) TO STDOUT (FORMAT binary)")));
     CopyBinaryDecoder dec(existing);
     PV_RETURN_IF_ERROR(dec.ReadHeader());
     while (true) {
@@ -196,6 +208,8 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
       PV_ASSIGN_OR_RETURN(int32_t ord, dec.Int4());
       PV_ASSIGN_OR_RETURN(int32_t key, dec.Int4());
       PV_ASSIGN_OR_RETURN(int32_t unchanged, dec.Int4());
+      PV_ASSIGN_OR_RETURN(int32_t same_member, dec.Int4());
+      if (!same_member) continue;
       if (ord < 0 || static_cast<size_t>(ord) >= count) {
         return absl::InternalError(absl::StrCat(spec.table, ": bad ordinal ", ord));
       }
@@ -834,6 +848,7 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
 
   PV_RETURN_IF_ERROR(conn_->SetConfig("maintenance_work_mem", options_.maintenance_work_mem,
                                       /*local=*/true));
+  PV_RETURN_IF_ERROR(conn_->SetConfig("work_mem", options_.work_mem, /*local=*/true));
 
   // 1. Dimensions.
   absl::Time t = absl::Now();

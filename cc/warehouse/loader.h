@@ -51,6 +51,10 @@ struct LoaderOptions {
   // PostgreSQL parallel workers per index build (max_parallel_maintenance_workers).
   int index_workers = 0;
   std::string maintenance_work_mem = "256MB";
+  // work_mem of the load's transaction: the dimension lookups' hash joins
+  // keep a night's staged members in memory (PostgreSQL's default 4MB
+  // spilled ~60k devices to disk, doubling the join).
+  std::string work_mem = "128MB";
   // A dimension receiving at least this many new members, and more than it
   // already has, gets its indexes dropped and rebuilt around the COPY
   // (first loads, backfills): cheaper than maintaining them row by row.
