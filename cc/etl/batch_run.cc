@@ -492,8 +492,8 @@ int RunBatch(const BatchOptions& options) {
       load ? absl::StrCat(", ", stats.new_members, " new dimension members").c_str() : "",
       total_seconds, scan_seconds, counts.records / std::max(scan_seconds, 1e-9),
       counts.payload_bytes / 1e6 / std::max(scan_seconds, 1e-9),
-      load ? absl::StrFormat(", load %.2f s (dimensions %.2f, fact COPY %.2f, "
-                             "indexes %.2f, commit %.2f)",
+      load ? absl::StrFormat(", load %.2f s (dimensions %.2f, meanwhile fact COPY %.2f + "
+                             "indexes %.2f; commit %.2f)",
                              absl::ToDoubleSeconds(absl::Now() - t), stats.dimension_seconds,
                              stats.fact_copy_seconds, stats.fact_index_seconds,
                              stats.commit_seconds)

@@ -102,14 +102,22 @@ absl::StatusOr<std::vector<std::string>> DropIndexes(PgConnection* conn,
   return recreate;
 }
 
+// A dimension's upsert in two steps: the keys of its members (existing ones
+// looked up, new ones assigned), which the facts need, and the writes that
+// make them true, which can run while the facts are being built.
+struct DimensionUpsert {
+  std::vector<int32_t> keys;  // by ordinal
+  std::function<absl::Status()> write;
+};
+
 // Stages `count` members (the encoder writes row `ord`'s natural key and
-// attributes), resolves the keys of existing members with one hash join
-// (nothing to stage or look up while the dimension holds only the Unknown
-// member),
-// gives new members the next keys in natural-key byte order (so keys do not
-// depend on thread scheduling) and COPYs them in, refreshes changed
-// attributes of existing members, and returns the key of every ordinal.
-absl::StatusOr<std::vector<int32_t>> UpsertDimension(
+// attributes) and looks up the keys of the existing ones (nothing to stage
+// or look up while the dimension holds only the Unknown member); gives new
+// members the next keys in natural-key byte order (so keys do not depend on
+// thread scheduling). The returned write COPYs the new members in and
+// refreshes changed attributes of existing members, on `conn`, in the same
+// transaction; everything it refers to must outlive it.
+absl::StatusOr<DimensionUpsert> PlanDimension(
     PgConnection* conn, const DimensionSpec& spec,
     const std::vector<std::string>& naturals,
     const std::function<void(size_t ord, CopyBinaryEncoder&)>& encode_attributes,
@@ -140,8 +148,8 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
   // new, and staging them to look them up would copy them twice.
   const bool empty = base == 0 && max.GetInt(0, 1) == 1;
   // Streams rows [0, n) of `row` as one binary COPY.
-  auto copy_rows = [&](const std::string& sql, size_t n,
-                       const std::function<void(size_t, CopyBinaryEncoder&)>& row) {
+  auto copy_rows = [conn](const std::string& sql, size_t n,
+                          const std::function<void(size_t, CopyBinaryEncoder&)>& row) {
     size_t next = 0;
     bool header = false;
     return conn->CopyIn(sql, [&](std::string* chunk) -> absl::StatusOr<bool> {
@@ -247,52 +255,61 @@ absl::StatusOr<std::vector<int32_t>> UpsertDimension(
     for (size_t j = 0; j < fresh.size(); ++j) {
       keys[fresh[j]] = static_cast<int32_t>(base + 1 + j);
     }
-    std::string cols = absl::StrCat(spec.key, ", ", spec.natural);
-    for (const Column& a : spec.attributes) absl::StrAppend(&cols, ", ", a.name);
-    // Maintaining a unique index costs ~8 us per inserted row here, building
-    // it ~2 us: when the new members outnumber the existing ones (a first
-    // load, a backfill), drop the dimension's indexes, COPY, rebuild them.
-    // The rebuild checks uniqueness as the inserts would have; the dimension
-    // stays locked until commit, as the fact swap locks the fact table.
-    const bool rebuild = fresh.size() >= rebuild_min_rows &&
-                         static_cast<int64_t>(fresh.size()) > base;
-    std::vector<std::string> recreate;
-    if (rebuild) {
-      PV_ASSIGN_OR_RETURN(recreate, DropIndexes(conn, spec.table));
-    }
-    PV_RETURN_IF_ERROR(copy_rows(
-        absl::StrCat("COPY ", spec.table, " (", cols, ") FROM STDIN (FORMAT binary)"),
-        fresh.size(), [&](size_t j, CopyBinaryEncoder& e) {
-          size_t i = fresh[j];
-          e.StartRow(fields);
-          e.Int4(keys[i]);
-          e.Text(naturals[i]);
-          encode_attributes(i, e);
-        }));
-    for (const std::string& statement : recreate) {
-      PV_RETURN_IF_ERROR(conn->Exec(statement), spec.table, ": rebuilding an index");
-    }
-    *new_members += static_cast<int64_t>(fresh.size());
   }
-
-  // Type-1 refresh of derived attributes of existing members.
-  if (!changed.empty()) {
-    const std::string moved = stage + "_changed";
-    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
-        "CREATE TEMP TABLE ", moved, " (ord integer, key integer) ON COMMIT DROP")));
-    PV_RETURN_IF_ERROR(copy_rows(
-        absl::StrCat("COPY ", moved, " (ord, key) FROM STDIN (FORMAT binary)"),
-        changed.size(), [&](size_t j, CopyBinaryEncoder& e) {
-          e.StartRow(2);
-          e.Int4(changed[j]);
-          e.Int4(keys[changed[j]]);
-        }));
-    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
-        "UPDATE ", spec.table, " d SET ", absl::StrJoin(sets, ", "), " FROM ",
-        stage, " s JOIN ", moved, " c ON c.ord = s.ord WHERE d.", spec.key,
-        " = c.key")));
-  }
-  return keys;
+  std::vector<std::pair<int32_t, int32_t>> refresh;  // (ordinal, key) of changed members
+  for (int32_t ord : changed) refresh.emplace_back(ord, keys[ord]);
+  // Maintaining a unique index costs ~8 us per inserted row here, building
+  // it ~2 us: when the new members outnumber the existing ones (a first
+  // load, a backfill), drop the dimension's indexes, COPY, rebuild them.
+  // The rebuild checks uniqueness as the inserts would have; the dimension
+  // stays locked until commit, as the fact swap locks the fact table.
+  const bool rebuild =
+      fresh.size() >= rebuild_min_rows && static_cast<int64_t>(fresh.size()) > base;
+  DimensionUpsert out;
+  out.write = [conn, spec, stage, sets, fields, rebuild, base, copy_rows, &naturals,
+               encode_attributes, new_members, fresh = std::move(fresh),
+               refresh = std::move(refresh)]() -> absl::Status {
+    if (!fresh.empty()) {
+      std::string cols = absl::StrCat(spec.key, ", ", spec.natural);
+      for (const Column& a : spec.attributes) absl::StrAppend(&cols, ", ", a.name);
+      std::vector<std::string> recreate;
+      if (rebuild) {
+        PV_ASSIGN_OR_RETURN(recreate, DropIndexes(conn, spec.table));
+      }
+      PV_RETURN_IF_ERROR(copy_rows(
+          absl::StrCat("COPY ", spec.table, " (", cols, ") FROM STDIN (FORMAT binary)"),
+          fresh.size(), [&](size_t j, CopyBinaryEncoder& e) {
+            size_t i = fresh[j];
+            e.StartRow(fields);
+            e.Int4(static_cast<int32_t>(base + 1 + static_cast<int64_t>(j)));
+            e.Text(naturals[i]);
+            encode_attributes(i, e);
+          }));
+      for (const std::string& statement : recreate) {
+        PV_RETURN_IF_ERROR(conn->Exec(statement), spec.table, ": rebuilding an index");
+      }
+      *new_members += static_cast<int64_t>(fresh.size());
+    }
+    // Type-1 refresh of derived attributes of existing members.
+    if (!refresh.empty()) {
+      const std::string moved = stage + "_changed";
+      PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
+          "CREATE TEMP TABLE ", moved, " (ord integer, key integer) ON COMMIT DROP")));
+      PV_RETURN_IF_ERROR(copy_rows(
+          absl::StrCat("COPY ", moved, " (ord, key) FROM STDIN (FORMAT binary)"),
+          refresh.size(), [&](size_t j, CopyBinaryEncoder& e) {
+            e.StartRow(2);
+            e.Int4(refresh[j].first);
+            e.Int4(refresh[j].second);
+          }));
+      PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
+          "UPDATE ", spec.table, " d SET ", absl::StrJoin(sets, ", "), " FROM ", stage,
+          " s JOIN ", moved, " c ON c.ord = s.ord WHERE d.", spec.key, " = c.key")));
+    }
+    return absl::OkStatus();
+  };
+  out.keys = std::move(keys);
+  return out;
 }
 
 }  // namespace
@@ -850,11 +867,12 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
                                       /*local=*/true));
   PV_RETURN_IF_ERROR(conn_->SetConfig("work_mem", options_.work_mem, /*local=*/true));
 
-  // 1. Dimensions.
+  // 1. Dimensions: the members' keys first (the lookups), so that the facts
+  // can be built while the dimensions are written.
   absl::Time t = absl::Now();
   PV_ASSIGN_OR_RETURN(
-      std::vector<int32_t> product_keys,
-      UpsertDimension(conn_, {"dim_product", "product_key", "product_id", {}, ""},
+      DimensionUpsert products,
+      PlanDimension(conn_, {"dim_product", "product_key", "product_id", {}, ""},
                       batch.products, [](size_t, CopyBinaryEncoder&) {},
                       options_.rebuild_indexes_min_rows, &stats->new_members));
   // Stores and devices take a run's attributes only where the run's pick
@@ -863,8 +881,8 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
   // equal pick still refreshes what is derived from it (a rule fixed in a
   // newer build).
   PV_ASSIGN_OR_RETURN(
-      std::vector<int32_t> store_keys,
-      UpsertDimension(
+      DimensionUpsert stores,
+      PlanDimension(
           conn_,
           {"dim_country",
            "country_key",
@@ -897,8 +915,8 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
           },
           options_.rebuild_indexes_min_rows, &stats->new_members));
   PV_ASSIGN_OR_RETURN(
-      std::vector<int32_t> referrer_keys,
-      UpsertDimension(
+      DimensionUpsert referrers,
+      PlanDimension(
           conn_,
           {"dim_referrer", "referrer_key", "referrer_url",
            {{"referrer_domain"}, {"referrer_type"}}, ""},
@@ -910,8 +928,8 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
           },
           options_.rebuild_indexes_min_rows, &stats->new_members));
   PV_ASSIGN_OR_RETURN(
-      std::vector<int32_t> device_keys,
-      UpsertDimension(
+      DimensionUpsert devices,
+      PlanDimension(
           conn_,
           {"dim_device",
            "device_key",
@@ -943,7 +961,11 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
             }
           },
           options_.rebuild_indexes_min_rows, &stats->new_members));
-  {
+  const double lookup_seconds = Seconds(t);
+  auto write_dimensions = [&]() -> absl::Status {
+    for (DimensionUpsert* d : {&products, &stores, &referrers, &devices}) {
+      PV_RETURN_IF_ERROR(d->write());
+    }
     std::string data;
     CopyBinaryEncoder e(&data);
     e.Header();
@@ -971,13 +993,13 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
     PV_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
         "INSERT INTO dim_date (", kDateColumns, ") SELECT ", kDateColumns,
         " FROM pv_stage_date ON CONFLICT (date_key) DO NOTHING")));
-  }
-  stats->dimension_seconds = Seconds(t);
+    return absl::OkStatus();
+  };
 
   // 2. Facts: each day's partition is built in pv_staging on side
-  // connections (parallel COPY streams, then parallel index builds), then
-  // swapped in here, inside the transaction.
-  t = absl::Now();
+  // connections (parallel COPY streams, then parallel index builds) while
+  // this connection writes the dimensions, then swapped in here, inside the
+  // transaction.
   absl::flat_hash_map<int32_t, int32_t> date_keys;  // a handful of days
   for (int32_t day : batch.fact_days) date_keys[day] = DateKey(day);
   std::vector<KeyedFact> keyed(batch.facts.size());
@@ -987,14 +1009,21 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
     // reported by BuildStagedPartitions ("fact rows outside the fact days").
     auto dk = date_keys.find(f.day);
     keyed[i] = {dk != date_keys.end() ? dk->second : DateKey(f.day),
-                product_keys[f.product], store_keys[f.store],
-                referrer_keys[f.referrer], device_keys[f.device],
+                products.keys[f.product], stores.keys[f.store],
+                referrers.keys[f.referrer], devices.keys[f.device],
                 static_cast<uint32_t>(i)};
   }
   std::sort(keyed.begin(), keyed.end());
   stats->fact_rows = static_cast<int64_t>(batch.facts.size());
   stats->fact_checksum = FactChecksum(batch.facts, keyed);
-  PV_RETURN_IF_ERROR(BuildStagedPartitions(batch, keyed, stats));
+  absl::Status built;
+  std::thread builder([&] { built = BuildStagedPartitions(batch, keyed, stats); });
+  t = absl::Now();
+  absl::Status written = write_dimensions();
+  stats->dimension_seconds = lookup_seconds + Seconds(t);
+  builder.join();
+  PV_RETURN_IF_ERROR(written);
+  PV_RETURN_IF_ERROR(built);
 
   for (int32_t day : batch.fact_days) {
     const std::string part = FactPartitionName(day);
