@@ -16,7 +16,7 @@ PACKAGES=(
   # libraries (third_party/*.BUILD)
   librdkafka-dev libmongoc-dev libbson-dev libpq-dev libsimdjson-dev libbenchmark-tools
   libabsl-dev libtbb-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libhwy-dev libzstd-dev liblz4-dev
+  libhwy-dev libzstd-dev liblz4-dev libssl-dev
   # metrics endpoint of mirror/consume (third_party/prometheus_cpp.BUILD)
   prometheus-cpp-dev libcivetweb-dev
   # fuzzing (--config=fuzz)

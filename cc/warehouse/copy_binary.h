@@ -9,9 +9,11 @@
 #ifndef PV_WAREHOUSE_COPY_BINARY_H_
 #define PV_WAREHOUSE_COPY_BINARY_H_
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -22,6 +24,10 @@ namespace pv::warehouse {
 inline constexpr int64_t kPgEpochUnixSeconds = 946684800;
 
 // Appends binary COPY data to a string. Not thread-safe; cheap to reuse.
+// A one-dimensional uuid[] without NULLs in PostgreSQL's binary format
+// (array_recv), for a binary query parameter.
+std::string BinaryUuidArray(const std::vector<std::array<uint8_t, 16>>& values);
+
 class CopyBinaryEncoder {
  public:
   explicit CopyBinaryEncoder(std::string* out) : out_(out) {}
@@ -53,6 +59,11 @@ class CopyBinaryEncoder {
   // `date` from days since 1970-01-01.
   void DateFromUnixDay(int32_t day) {
     Int4(day - static_cast<int32_t>(kPgEpochUnixSeconds / 86400));
+  }
+  // `uuid`: its 16 bytes, in order.
+  void Uuid(const std::array<uint8_t, 16>& v) {
+    Length(16);
+    out_->append(reinterpret_cast<const char*>(v.data()), v.size());
   }
   void Null() { Length(-1); }
 

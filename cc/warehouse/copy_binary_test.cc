@@ -67,5 +67,21 @@ TEST(CopyBinary, DetectsTruncation) {
   EXPECT_FALSE(bad.ReadHeader().ok());
 }
 
+// array_recv's layout: ndim, has-nulls flag, element type, then per
+// dimension its length and lower bound, then each element length-prefixed.
+TEST(CopyBinary, UuidArrayLayout) {
+  std::array<uint8_t, 16> a{}, b{};
+  for (int i = 0; i < 16; ++i) {
+    a[i] = static_cast<uint8_t>(i);
+    b[i] = static_cast<uint8_t>(0xf0 + i);
+  }
+  const std::string got = BinaryUuidArray({a, b});
+  std::string want("\0\0\0\1" "\0\0\0\0" "\0\0\x0b\x86" "\0\0\0\2" "\0\0\0\1", 20);
+  want.append(std::string("\0\0\0\x10", 4)).append(reinterpret_cast<const char*>(a.data()), 16);
+  want.append(std::string("\0\0\0\x10", 4)).append(reinterpret_cast<const char*>(b.data()), 16);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(BinaryUuidArray({}).size(), 20u);
+}
+
 }  // namespace
 }  // namespace pv::warehouse

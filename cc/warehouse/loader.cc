@@ -27,6 +27,7 @@
 #include "cc/star/calendar.h"
 #include "cc/star/grain_hash.h"
 #include "cc/warehouse/copy_binary.h"
+#include "cc/warehouse/natural_key.h"
 
 namespace pv::warehouse {
 namespace {
@@ -121,13 +122,13 @@ absl::StatusOr<DimensionUpsert> PlanDimension(
     PgConnection* conn, const DimensionSpec& spec,
     const std::vector<std::string>& naturals,
     const std::function<void(size_t ord, CopyBinaryEncoder&)>& encode_attributes,
-    size_t rebuild_min_rows, int64_t* new_members) {
+    size_t rebuild_min_rows, int digest_threads, int64_t* new_members) {
   const size_t count = naturals.size();
   const std::string stage = absl::StrCat("pv_stage_", spec.table);
-  // nk_hash as the dimension computes it (sql/005_dimension_lookup_hash.sql).
-  std::string columns =
-      absl::StrCat("ord integer, ", spec.natural, " text, nk_hash bigint GENERATED ALWAYS AS "
-                   "(hashtextextended(", spec.natural, ", 0)) STORED");
+  // Every member's digest, the dimension's nk_md5 (natural_key.h).
+  PV_ASSIGN_OR_RETURN(std::vector<NaturalKeyDigest> digests,
+                      DigestNaturalKeys(naturals, digest_threads));
+  std::string columns = absl::StrCat("ord integer, nk_md5 uuid, ", spec.natural, " text");
   std::vector<std::string> dcols, scols, sets;
   for (const Column& a : spec.attributes) {
     absl::StrAppend(&columns, ", ", a.name, " ", a.type);
@@ -164,65 +165,62 @@ absl::StatusOr<DimensionUpsert> PlanDimension(
       return false;
     });
   };
-  const int16_t fields = static_cast<int16_t>(2 + spec.attributes.size());
+  const int16_t fields = static_cast<int16_t>(3 + spec.attributes.size());
   std::vector<int32_t> keys(count, -1);
   std::vector<int32_t> changed;  // ordinals of members whose attributes moved
-  // Stages every member and resolves the existing ones with one hash join:
-  // their keys, and whether they keep their attributes.
+  // Stages every member and resolves the existing ones: their keys, and
+  // whether they keep their attributes.
   auto look_up_existing = [&]() -> absl::Status {
     PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
         "CREATE TEMP TABLE ", stage, " (", columns, ") ON COMMIT DROP")));
-    std::string stage_columns = absl::StrCat("ord, ", spec.natural);
+    std::string stage_columns = absl::StrCat("ord, nk_md5, ", spec.natural);
     for (const Column& a : spec.attributes) absl::StrAppend(&stage_columns, ", ", a.name);
     PV_RETURN_IF_ERROR(copy_rows(
         absl::StrCat("COPY ", stage, " (", stage_columns, ") FROM STDIN (FORMAT binary)"), count,
         [&](size_t i, CopyBinaryEncoder& e) {
           e.StartRow(fields);
           e.Int4(static_cast<int32_t>(i));
+          e.Uuid(digests[i]);
           e.Text(naturals[i]);
           encode_attributes(i, e);
         }));
     // Temporary tables have no statistics; without them the planner guesses a
     // few rows and picks nested loops over hundreds of thousands of members.
-    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat("ANALYZE ", stage, " (nk_hash)")));
+    PV_RETURN_IF_ERROR(conn->Exec(absl::StrCat("ANALYZE ", stage, " (nk_md5)")));
 
     // Existing members: their keys, and whether they keep their attributes.
-    // The dimension is filtered by the staged members' 8-byte hashes, a
-    // constant array PostgreSQL probes as a hash set inside the scan (a
-    // third of a hash join's cost per dimension row, which is what grows
-    // with the history), and only the matches meet the staged rows. A match
-    // whose natural key differs (a collision) is no match.
-    PV_ASSIGN_OR_RETURN(PgResult hashes,
-                        conn->Query(absl::StrCat("SELECT coalesce(array_agg(nk_hash), '{}') FROM ",
-                                                 stage)));
+    // The dimension is filtered by the staged members' digests, a constant
+    // array PostgreSQL probes as a hash set inside the scan (a third of a
+    // hash join's cost per dimension row, which is what grows with the
+    // history, and no key text hashed), and only the matches meet the
+    // staged rows. A match whose natural key differs (an md5 collision) is
+    // no match: the member is new, and its insert fails on the unique index.
     std::string same =
         dcols.empty() ? std::string("true")
         : !spec.update_when.empty()
             ? absl::StrCat("NOT coalesce(", spec.update_when, ", false)")
             : absl::StrCat("(", absl::StrJoin(dcols, ", "), ") IS NOT DISTINCT FROM (",
                            absl::StrJoin(scols, ", "), ")");
+    // The digests go as one binary parameter: the planner takes the value of
+    // an unnamed statement's parameter as a constant (so the array becomes
+    // a hash set), and nothing parses 37 characters of text per member.
     PV_ASSIGN_OR_RETURN(
-        std::string existing,
-        conn->CopyOut(absl::StrCat(
-            "COPY (SELECT s.ord, d.", spec.key, ", (", same, ")::int, (d.", spec.natural,
-            " = s.", spec.natural, ")::int FROM (SELECT * FROM ", spec.table,
-            " WHERE nk_hash = ANY ('", hashes.Get(0, 0), "'::bigint[])) d JOIN ", stage,
-            " s ON s.nk_hash = d.nk_hash) TO STDOUT (FORMAT binary)")));
-    CopyBinaryDecoder dec(existing);
-    PV_RETURN_IF_ERROR(dec.ReadHeader());
-    while (true) {
-      PV_ASSIGN_OR_RETURN(int f, dec.NextRow());
-      if (f < 0) break;
-      PV_ASSIGN_OR_RETURN(int32_t ord, dec.Int4());
-      PV_ASSIGN_OR_RETURN(int32_t key, dec.Int4());
-      PV_ASSIGN_OR_RETURN(int32_t unchanged, dec.Int4());
-      PV_ASSIGN_OR_RETURN(int32_t same_member, dec.Int4());
-      if (!same_member) continue;
+        PgResult existing,
+        conn->QueryBinaryParams(
+            absl::StrCat("SELECT s.ord, d.", spec.key, ", (", same, ")::int, (d.", spec.natural,
+                         " = s.", spec.natural, ")::int FROM (SELECT * FROM ", spec.table,
+                         " WHERE nk_md5 = ANY ($1::uuid[])) d JOIN ", stage,
+                         " s ON s.nk_md5 = d.nk_md5"),
+            {BinaryUuidArray(digests)}));
+    for (int r = 0; r < existing.rows(); ++r) {
+      const int64_t ord = existing.GetInt(r, 0);
+      if (existing.GetInt(r, 3) == 0) continue;  // another key with the same md5
       if (ord < 0 || static_cast<size_t>(ord) >= count) {
         return absl::InternalError(absl::StrCat(spec.table, ": bad ordinal ", ord));
       }
+      const int32_t key = static_cast<int32_t>(existing.GetInt(r, 1));
       keys[ord] = key;
-      if (!unchanged && key != 0) changed.push_back(ord);
+      if (existing.GetInt(r, 2) == 0 && key != 0) changed.push_back(static_cast<int32_t>(ord));
     }
     return absl::OkStatus();
   };
@@ -267,10 +265,11 @@ absl::StatusOr<DimensionUpsert> PlanDimension(
       fresh.size() >= rebuild_min_rows && static_cast<int64_t>(fresh.size()) > base;
   DimensionUpsert out;
   out.write = [conn, spec, stage, sets, fields, rebuild, base, copy_rows, &naturals,
-               encode_attributes, new_members, fresh = std::move(fresh),
+               encode_attributes, new_members, digests = std::move(digests),
+               fresh = std::move(fresh),
                refresh = std::move(refresh)]() -> absl::Status {
     if (!fresh.empty()) {
-      std::string cols = absl::StrCat(spec.key, ", ", spec.natural);
+      std::string cols = absl::StrCat(spec.key, ", nk_md5, ", spec.natural);
       for (const Column& a : spec.attributes) absl::StrAppend(&cols, ", ", a.name);
       std::vector<std::string> recreate;
       if (rebuild) {
@@ -282,6 +281,7 @@ absl::StatusOr<DimensionUpsert> PlanDimension(
             size_t i = fresh[j];
             e.StartRow(fields);
             e.Int4(static_cast<int32_t>(base + 1 + static_cast<int64_t>(j)));
+            e.Uuid(digests[i]);
             e.Text(naturals[i]);
             encode_attributes(i, e);
           }));
@@ -735,13 +735,17 @@ constexpr ExpectedColumn kExpectedColumns[] = {
     {"dim_date", "day", "int4"}, {"dim_date", "day_of_week", "int4"},
     {"dim_date", "week_of_year", "int4"}, {"dim_date", "quarter", "int4"},
     {"dim_product", "product_key", "int4"}, {"dim_product", "product_id", "text"},
+    {"dim_product", "nk_md5", "uuid"},
     {"dim_country", "country_key", "int4"}, {"dim_country", "store_id", "text"},
+    {"dim_country", "nk_md5", "uuid"},
     {"dim_country", "country_name", "text"}, {"dim_country", "country_code", "text"},
     {"dim_country", "region", "text"}, {"dim_country", "continent", "text"},
     {"dim_country", "store_domain", "text"}, {"dim_country", "attr_time", "int8"},
     {"dim_referrer", "referrer_key", "int4"}, {"dim_referrer", "referrer_url", "text"},
+    {"dim_referrer", "nk_md5", "uuid"},
     {"dim_referrer", "referrer_domain", "text"}, {"dim_referrer", "referrer_type", "text"},
     {"dim_device", "device_key", "int4"}, {"dim_device", "device_id", "text"},
+    {"dim_device", "nk_md5", "uuid"},
     {"dim_device", "device_type", "text"}, {"dim_device", "browser_info", "text"},
     {"dim_device", "browser", "text"}, {"dim_device", "os", "text"},
     {"dim_device", "attr_time", "int8"}, {"dim_device", "attr_code", "int4"},
@@ -874,7 +878,8 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
       DimensionUpsert products,
       PlanDimension(conn_, {"dim_product", "product_key", "product_id", {}, ""},
                       batch.products, [](size_t, CopyBinaryEncoder&) {},
-                      options_.rebuild_indexes_min_rows, &stats->new_members));
+                      options_.rebuild_indexes_min_rows, options_.streams,
+                      &stats->new_members));
   // Stores and devices take a run's attributes only where the run's pick
   // (earliest event, then smallest value) beats the one stored, so that runs
   // over any split of the segments agree with one run over all of them; an
@@ -913,7 +918,7 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
               e.Int8(a.pick_time);
             }
           },
-          options_.rebuild_indexes_min_rows, &stats->new_members));
+          options_.rebuild_indexes_min_rows, options_.streams, &stats->new_members));
   PV_ASSIGN_OR_RETURN(
       DimensionUpsert referrers,
       PlanDimension(
@@ -926,7 +931,7 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
             e.Text(r.domain);
             e.Text(star::ReferrerTypeName(r.type));
           },
-          options_.rebuild_indexes_min_rows, &stats->new_members));
+          options_.rebuild_indexes_min_rows, options_.streams, &stats->new_members));
   PV_ASSIGN_OR_RETURN(
       DimensionUpsert devices,
       PlanDimension(
@@ -960,7 +965,7 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
               e.Int4(static_cast<int32_t>(d.Code()));
             }
           },
-          options_.rebuild_indexes_min_rows, &stats->new_members));
+          options_.rebuild_indexes_min_rows, options_.streams, &stats->new_members));
   const double lookup_seconds = Seconds(t);
   auto write_dimensions = [&]() -> absl::Status {
     for (DimensionUpsert* d : {&products, &stores, &referrers, &devices}) {

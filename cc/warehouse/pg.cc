@@ -184,6 +184,22 @@ absl::StatusOr<PgResult> PgConnection::Query(
   return result;
 }
 
+absl::StatusOr<PgResult> PgConnection::QueryBinaryParams(
+    absl::string_view sql, const std::vector<std::string>& params) {
+  std::string s(sql);
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats(params.size(), 1);
+  for (const std::string& p : params) {
+    values.push_back(p.data());
+    lengths.push_back(static_cast<int>(p.size()));
+  }
+  PgResult result(PQexecParams(conn_, s.c_str(), static_cast<int>(values.size()), nullptr,
+                               values.data(), lengths.data(), formats.data(), 0));
+  absl::Status status = ResultStatus(result.get(), sql);
+  if (!status.ok()) return status;
+  return result;
+}
+
 absl::Status PgConnection::CopyIn(absl::string_view copy_sql,
                                   const CopyProducer& produce) {
   std::string s(copy_sql);

@@ -69,6 +69,10 @@ class PgConnection {
   // Runs one statement with text parameters ($1, $2, ...) and returns its rows.
   absl::StatusOr<PgResult> Query(absl::string_view sql,
                                  const std::vector<std::string>& params = {});
+  // The same with parameters in PostgreSQL's binary format (the SQL names
+  // their types, e.g. $1::uuid[]): no text to parse for large arrays.
+  absl::StatusOr<PgResult> QueryBinaryParams(absl::string_view sql,
+                                             const std::vector<std::string>& params);
 
   // COPY ... FROM STDIN: `produce` is called repeatedly with a buffer to fill
   // (cleared before each call) and returns false when there is no more data,

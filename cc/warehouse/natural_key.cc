@@ -1,0 +1,81 @@
+#include "cc/warehouse/natural_key.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "cc/common/status.h"
+
+namespace pv::warehouse {
+
+// The algorithm and the context, freed with the last copy of the digester.
+struct NaturalKeyDigester::Handles {
+  EVP_MD* md = nullptr;
+  EVP_MD_CTX* ctx = nullptr;
+  ~Handles() {
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
+  }
+};
+
+absl::StatusOr<NaturalKeyDigester> NaturalKeyDigester::Create() {
+  auto h = std::make_shared<Handles>();
+  h->md = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  h->ctx = EVP_MD_CTX_new();
+  if (h->md == nullptr || h->ctx == nullptr) {
+    return absl::FailedPreconditionError(
+        "OpenSSL provides no MD5 here (a FIPS-only configuration?): the warehouse "
+        "identifies dimension members by md5(natural key)");
+  }
+  return NaturalKeyDigester(std::move(h));
+}
+
+NaturalKeyDigest NaturalKeyDigester::Digest(absl::string_view key) {
+  NaturalKeyDigest out{};
+  unsigned int length = 0;
+  // Cannot fail once MD5 was fetched and the context allocated (a
+  // fixed-size digest allocates nothing more).
+  (void)EVP_DigestInit_ex2(h_->ctx, h_->md, nullptr);
+  (void)EVP_DigestUpdate(h_->ctx, key.data(), key.size());
+  (void)EVP_DigestFinal_ex(h_->ctx, out.data(), &length);
+  return out;
+}
+
+absl::StatusOr<std::vector<NaturalKeyDigest>> DigestNaturalKeys(
+    const std::vector<std::string>& keys, int threads) {
+  std::vector<NaturalKeyDigest> out(keys.size());
+  // Below this many keys a thread costs more than it saves.
+  constexpr size_t kPerThread = 16384;
+  const size_t n = std::max<size_t>(
+      1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), keys.size() / kPerThread));
+  std::vector<NaturalKeyDigester> digesters;
+  for (size_t t = 0; t < n; ++t) {
+    PV_ASSIGN_OR_RETURN(NaturalKeyDigester d, NaturalKeyDigester::Create());
+    digesters.push_back(std::move(d));
+  }
+  auto run = [&](size_t t) {
+    for (size_t i = t; i < keys.size(); i += n) out[i] = digesters[t].Digest(keys[i]);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < n; ++t) helpers.emplace_back(run, t);
+  run(0);
+  for (std::thread& h : helpers) h.join();
+  return out;
+}
+
+std::string UuidText(const NaturalKeyDigest& digest) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (size_t i = 0; i < digest.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace pv::warehouse

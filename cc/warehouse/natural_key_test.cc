@@ -1,0 +1,37 @@
+#include "cc/warehouse/natural_key.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace pv::warehouse {
+namespace {
+
+// RFC 1321's test suite, printed as PostgreSQL prints md5(x)::uuid.
+TEST(NaturalKey, DigestIsMd5AsUuid) {
+  auto d = NaturalKeyDigester::Create();
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(UuidText(d->Digest("")), "d41d8cd9-8f00-b204-e980-0998ecf8427e");
+  EXPECT_EQ(UuidText(d->Digest("a")), "0cc175b9-c0f1-b6a8-31c3-99e269772661");
+  EXPECT_EQ(UuidText(d->Digest("abc")), "90015098-3cd2-4fb0-d696-3f7d28e17f72");
+  EXPECT_EQ(UuidText(d->Digest("message digest")), "f96b697d-7cb7-938d-525a-2f31aaf161d0");
+  EXPECT_EQ(UuidText(d->Digest("1234567890123456789012345678901234567890"
+                               "1234567890123456789012345678901234567890")),
+            "57edf4a2-2be3-c955-ac49-da2e2107b67a");
+}
+
+TEST(NaturalKey, ContextIsReusedAcrossKeysOfAnyLength) {
+  auto d = NaturalKeyDigester::Create();
+  ASSERT_TRUE(d.ok()) << d.status();
+  const NaturalKeyDigest empty = d->Digest("");
+  const std::string url(100000, 'u');
+  const NaturalKeyDigest long_key = d->Digest(url);
+  EXPECT_NE(empty, long_key);
+  EXPECT_EQ(d->Digest(""), empty);  // no state carried over
+  EXPECT_EQ(d->Digest(url), long_key);
+  NaturalKeyDigester copy = *d;  // shares the handles
+  EXPECT_EQ(copy.Digest("abc"), d->Digest("abc"));
+}
+
+}  // namespace
+}  // namespace pv::warehouse
