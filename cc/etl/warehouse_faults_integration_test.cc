@@ -103,6 +103,41 @@ TEST(WarehouseFaults, SchemaDriftIsNamedBeforeAnythingIsWritten) {
   EXPECT_NE(db.Snapshot(), loaded);
 }
 
+// Members are found by their digest (nk_md5), but a digest is only a
+// candidate: the natural key decides. A dimension row whose digest is that
+// of another key (what an md5 collision would look like; forged here, since
+// none is known for keys of this shape) is never taken for that key: the
+// new member is inserted, meets the unique digest, and the run fails,
+// changing nothing. Taking the forged row would silently give the new
+// device another device's key and attributes.
+TEST(WarehouseFaults, AMemberSharingAnotherKeysDigestIsNotTakenForIt) {
+  TestDatabase db;
+  const std::string dir = TempDir("collision");
+  ASSERT_TRUE(testing::WriteSegments(dir, Events(2000, 11), 2000).ok());
+  ASSERT_EQ(RunBatch(Args(dir, db)).exit_code, 0);
+  // A device the warehouse has not seen, in an otherwise ordinary event.
+  std::string event = Events(1, 12)[0];
+  const std::string field = "\"device_id\":\"";
+  const size_t at = event.find(field);
+  ASSERT_NE(at, std::string::npos) << event;
+  const size_t end = event.find('"', at + field.size());
+  event.replace(at + field.size(), end - (at + field.size()), "collider-device");
+  ASSERT_EQ(db.Scalar("SELECT count(*) FROM dim_device WHERE device_id = 'collider-device'"),
+            "0");
+  // An existing device takes the new one's digest.
+  const std::string victim = db.Scalar("SELECT max(device_key) FROM dim_device");
+  ASSERT_TRUE(db.conn()
+                  ->Exec(absl::StrCat("UPDATE dim_device SET nk_md5 = md5('collider-device')::uuid "
+                                      "WHERE device_key = ", victim))
+                  .ok());
+  const std::string before = db.Snapshot();
+  ASSERT_TRUE(testing::WriteSegments(dir, {event}, 2000).ok());
+  RunResult run = RunBatch(Args(dir, db));
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("dim_device_device_id_key"));
+  EXPECT_EQ(db.Snapshot(), before);
+}
+
 TEST(WarehouseFaults, StagingCleanupDropsOnlyTheLoadersTables) {
   TestDatabase db;
   const std::string dir = TempDir("staging");
