@@ -35,41 +35,75 @@ static_assert(segment::kPayloadPadding >= event::kPadding,
 
 using star::kNoPick;
 
-// A grain key with its hash computed once, by the SIMD kernel.
+// A grain key as the fact tables store it: 20 bytes, no hash (the tables
+// rehash with star::HashGrain, the function the SIMD kernel computes).
 struct GrainKey {
   int32_t day;
   uint32_t product, store, referrer, device;
-  uint64_t hash;
   bool operator==(const GrainKey& o) const {
     return day == o.day && product == o.product && store == o.store &&
            referrer == o.referrer && device == o.device;
   }
 };
-struct GrainKeyHash {
-  size_t operator()(const GrainKey& k) const { return k.hash; }
+// A key with its hash already computed (by the SIMD kernel, or once by
+// Key()): what lookups pass, so that the table does not hash it again.
+struct HashedGrainKey {
+  GrainKey key;
+  uint64_t hash;
+  operator GrainKey() const { return key; }  // NOLINT: stored as the key
 };
+struct GrainKeyHash {
+  using is_transparent = void;
+  size_t operator()(const GrainKey& k) const {
+    return star::HashGrain(k.day, k.product, k.store, k.referrer, k.device);
+  }
+  size_t operator()(const HashedGrainKey& k) const { return k.hash; }
+};
+struct GrainKeyEq {
+  using is_transparent = void;
+  bool operator()(const GrainKey& a, const GrainKey& b) const { return a == b; }
+  bool operator()(const GrainKey& a, const HashedGrainKey& b) const { return a == b.key; }
+  bool operator()(const HashedGrainKey& a, const GrainKey& b) const { return a.key == b; }
+};
+// A grain's measures: 24 bytes. Every event of a grain falls on the grain's
+// day (day = floor(local_time / 86400)), so first and last are kept as
+// seconds into that day.
 struct FactAgg {
   int64_t count = 0;
-  int64_t min_time = INT64_MAX;
-  int64_t max_time = INT64_MIN;
   int64_t sum_time = 0;
-  void Add(int64_t t) {
+  int32_t min_second = INT32_MAX;
+  int32_t max_second = INT32_MIN;
+  void Add(int64_t t, int32_t day) {
+    const int32_t second = static_cast<int32_t>(t - int64_t{day} * 86400);
     ++count;
-    min_time = std::min(min_time, t);
-    max_time = std::max(max_time, t);
     sum_time += t;
+    min_second = std::min(min_second, second);
+    max_second = std::max(max_second, second);
   }
   void Merge(const FactAgg& o) {
     count += o.count;
-    min_time = std::min(min_time, o.min_time);
-    max_time = std::max(max_time, o.max_time);
     sum_time += o.sum_time;
+    min_second = std::min(min_second, o.min_second);
+    max_second = std::max(max_second, o.max_second);
+  }
+  static FactAgg Of(const star::FactRow& f) {
+    const int64_t start = int64_t{f.day} * 86400;
+    return {f.view_count, f.sum_time, static_cast<int32_t>(f.min_time - start),
+            static_cast<int32_t>(f.max_time - start)};
   }
 };
-using FactMap = absl::flat_hash_map<GrainKey, FactAgg, GrainKeyHash>;
+static_assert(sizeof(GrainKey) == 20 && sizeof(FactAgg) == 24, "the fact table's slot size");
+using FactMap = absl::flat_hash_map<GrainKey, FactAgg, GrainKeyHash, GrainKeyEq>;
 
-GrainKey Key(int32_t day, uint32_t product, uint32_t store, uint32_t referrer, uint32_t device) {
-  return {day, product, store, referrer, device,
+star::FactRow Row(const GrainKey& k, const FactAgg& a) {
+  const int64_t start = int64_t{k.day} * 86400;
+  return {k.day,   k.product, k.store,   k.referrer,          k.device,
+          a.count, start + a.min_second, start + a.max_second, a.sum_time};
+}
+
+HashedGrainKey Key(int32_t day, uint32_t product, uint32_t store, uint32_t referrer,
+                   uint32_t device) {
+  return {{day, product, store, referrer, device},
           star::HashGrain(day, product, store, referrer, device)};
 }
 
@@ -303,9 +337,10 @@ absl::Status ScanBlock(const segment::SegmentReader& reader, const std::string& 
               st.col_referrer.data(), st.col_device.data()},
              kept, st.hashes.data());
   for (size_t j = 0; j < kept; ++j) {
-    GrainKey key{st.col_day[j],      st.col_product[j], st.col_store[j],
-                 st.col_referrer[j], st.col_device[j],  st.hashes[j]};
-    st.facts[key].Add(st.col_time[j]);
+    const HashedGrainKey key{{st.col_day[j], st.col_product[j], st.col_store[j],
+                              st.col_referrer[j], st.col_device[j]},
+                             st.hashes[j]};
+    st.facts[key].Add(st.col_time[j], st.col_day[j]);
   }
   return absl::OkStatus();
 }
@@ -588,10 +623,7 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
       break;
   }
   batch.facts.reserve(facts.size());
-  for (const auto& [key, agg] : facts) {
-    batch.facts.push_back({key.day, key.product, key.store, key.referrer, key.device,
-                           agg.count, agg.min_time, agg.max_time, agg.sum_time});
-  }
+  for (const auto& [key, agg] : facts) batch.facts.push_back(Row(key, agg));
   RecountFacts(&result);
   return result;
 }
@@ -627,7 +659,7 @@ void MergeScanResults(ScanResult&& other, ScanResult* into) {
   facts.reserve(to.facts.size() + from.facts.size());
   auto add = [&](const star::FactRow& f) {
     FactAgg& agg = facts[Key(f.day, f.product, f.store, f.referrer, f.device)];
-    agg.Merge({f.view_count, f.min_time, f.max_time, f.sum_time});
+    agg.Merge(FactAgg::Of(f));
   };
   for (const star::FactRow& f : to.facts) add(f);
   for (const star::FactRow& f : from.facts) {
@@ -635,10 +667,7 @@ void MergeScanResults(ScanResult&& other, ScanResult* into) {
          f.min_time, f.max_time, f.sum_time});
   }
   to.facts.clear();
-  for (const auto& [key, agg] : facts) {
-    to.facts.push_back({key.day, key.product, key.store, key.referrer, key.device, agg.count,
-                        agg.min_time, agg.max_time, agg.sum_time});
-  }
+  for (const auto& [key, agg] : facts) to.facts.push_back(Row(key, agg));
   std::vector<int32_t> days;
   std::set_union(to.days.begin(), to.days.end(), from.days.begin(), from.days.end(),
                  std::back_inserter(days));
