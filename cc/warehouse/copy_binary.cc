@@ -12,20 +12,13 @@ std::string BinaryUuidArray(const std::vector<std::array<uint8_t, 16>>& values) 
   constexpr uint32_t kUuidOid = 2950;  // pg_type.oid of uuid
   std::string out;
   out.reserve(20 + values.size() * 20);
-  auto u32 = [&out](uint32_t v) {
-    const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                       static_cast<char>(v >> 8), static_cast<char>(v)};
-    out.append(b, 4);
-  };
-  u32(1);  // dimensions
-  u32(0);  // no NULLs
-  u32(kUuidOid);
-  u32(static_cast<uint32_t>(values.size()));
-  u32(1);  // lower bound
-  for (const auto& v : values) {
-    u32(16);
-    out.append(reinterpret_cast<const char*>(v.data()), v.size());
-  }
+  CopyBinaryEncoder e(&out);
+  e.Raw32(1);  // dimensions
+  e.Raw32(0);  // no NULLs
+  e.Raw32(kUuidOid);
+  e.Raw32(static_cast<uint32_t>(values.size()));
+  e.Raw32(1);  // lower bound
+  for (const auto& v : values) e.Uuid(v);
   return out;
 }
 

@@ -24,10 +24,6 @@ namespace pv::warehouse {
 inline constexpr int64_t kPgEpochUnixSeconds = 946684800;
 
 // Appends binary COPY data to a string. Not thread-safe; cheap to reuse.
-// A one-dimensional uuid[] without NULLs in PostgreSQL's binary format
-// (array_recv), for a binary query parameter.
-std::string BinaryUuidArray(const std::vector<std::array<uint8_t, 16>>& values);
-
 class CopyBinaryEncoder {
  public:
   explicit CopyBinaryEncoder(std::string* out) : out_(out) {}
@@ -68,6 +64,8 @@ class CopyBinaryEncoder {
   void Null() { Length(-1); }
 
  private:
+  friend std::string BinaryUuidArray(const std::vector<std::array<uint8_t, 16>>& values);
+
   void Int16(int16_t v) {
     uint16_t u = static_cast<uint16_t>(v);
     char b[2] = {static_cast<char>(u >> 8), static_cast<char>(u)};
@@ -85,6 +83,11 @@ class CopyBinaryEncoder {
 
   std::string* out_;
 };
+
+// A one-dimensional uuid[] without NULLs in PostgreSQL's binary format
+// (array_recv: the same big-endian words and length-prefixed values as
+// binary COPY), for a binary query parameter.
+std::string BinaryUuidArray(const std::vector<std::array<uint8_t, 16>>& values);
 
 // Reads binary COPY output row by row. The data must outlive the decoder.
 //

@@ -66,16 +66,4 @@ absl::StatusOr<std::vector<NaturalKeyDigest>> DigestNaturalKeys(
   return out;
 }
 
-std::string UuidText(const NaturalKeyDigest& digest) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (size_t i = 0; i < digest.size(); ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
-
 }  // namespace pv::warehouse

@@ -40,9 +40,6 @@ class NaturalKeyDigester {
 absl::StatusOr<std::vector<NaturalKeyDigest>> DigestNaturalKeys(
     const std::vector<std::string>& keys, int threads);
 
-// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as PostgreSQL prints a uuid.
-std::string UuidText(const NaturalKeyDigest& digest);
-
 }  // namespace pv::warehouse
 
 #endif  // PV_WAREHOUSE_NATURAL_KEY_H_

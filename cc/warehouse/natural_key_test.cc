@@ -7,6 +7,18 @@
 namespace pv::warehouse {
 namespace {
 
+// As PostgreSQL prints a uuid: xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.
+std::string UuidText(const NaturalKeyDigest& digest) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < digest.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
 // RFC 1321's test suite, printed as PostgreSQL prints md5(x)::uuid.
 TEST(NaturalKey, DigestIsMd5AsUuid) {
   auto d = NaturalKeyDigester::Create();
