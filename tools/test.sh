@@ -96,15 +96,17 @@ if [[ $QUICK -eq 0 ]]; then
   run_bazel_tests tsan --config=tsan --build_tests_only --test_tag_filters=tsan //cc/...
 
   phase "fuzz (${FUZZ_SECONDS}s each)"
-  if bazel build --config=fuzz //cc/segment:segment_reader_fuzz //cc/event:event_parser_fuzz \
-      >"$LOG_DIR/fuzz-build.log" 2>&1; then
+  fuzz_targets=(cc/segment:segment_reader_fuzz cc/event:event_parser_fuzz cc/etl:partial_fuzz)
+  if bazel build --config=fuzz "${fuzz_targets[@]/#/\/\/}" >"$LOG_DIR/fuzz-build.log" 2>&1; then
     fuzz_bin=$(bazel info --config=fuzz bazel-bin 2>/dev/null)
-    for target in cc/segment:segment_reader_fuzz cc/event:event_parser_fuzz; do
+    for target in "${fuzz_targets[@]}"; do
       bin=$fuzz_bin/${target/://}
       corpus=$ROOT/.run/fuzz-corpus/${target##*:}
       mkdir -p "$corpus"
       seed_dirs=()
-      [[ -d "$ROOT/${target%%:*}/testdata/fuzz_seeds" ]] && seed_dirs+=("$ROOT/${target%%:*}/testdata/fuzz_seeds")
+      for d in "$ROOT/${target%%:*}/testdata/fuzz_seeds" "$ROOT/${target%%:*}/testdata/${target##*:}_seeds"; do
+        [[ -d "$d" ]] && seed_dirs+=("$d")
+      done
       check "fuzz-${target##*:}" "$bin" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
         "$corpus" "${seed_dirs[@]}"
       grep -h "stat::number_of_executed_units" "$LOG_DIR/fuzz-${target##*:}.log" || true

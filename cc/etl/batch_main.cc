@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,7 @@
 #include "cc/common/status.h"
 #include "cc/etl/batch_run.h"
 #include "cc/etl/fact_columns.h"
+#include "cc/etl/partial.h"
 #include "cc/etl/pg_warehouse.h"
 #include "cc/etl/scan.h"
 #include "cc/star/calendar.h"
@@ -47,6 +49,25 @@ ABSL_FLAG(bool, require_complete, false,
 ABSL_FLAG(bool, status, false,
           "Print what the warehouse's record says (applied segments, days loaded, stale "
           "days, coverage) and what the next default run would read; load nothing.");
+ABSL_FLAG(std::string, partials, "",
+          "Distributed runs (tools/spark/run.sh): with --scan-step, the directory the step's "
+          "partial result goes to; otherwise take the scans from the partial files of this "
+          "directory instead of reading the segments (the rest of the run is the same).");
+ABSL_FLAG(bool, plan, false,
+          "With --partials: print the run's next step as one JSON line, a scan of segments "
+          "not covered by partials yet ({\"step\":\"scan\",\"selection\":...,"
+          "\"quarantine\":...,\"segments\":[...]}) or {\"step\":\"load\"}; load nothing.");
+ABSL_FLAG(bool, scan_step, false,
+          "Scan the --scan-files of --segments into one partial file in --partials (named by "
+          "what it covers, published atomically) with --selection, quarantining invalid "
+          "records if --quarantine-records; no warehouse is touched. One task of a plan step.");
+ABSL_FLAG(std::vector<std::string>, scan_files, {},
+          "--scan-step: comma-separated segment file names in --segments.");
+ABSL_FLAG(std::string, selection, "",
+          "--scan-step: the plan step's selection (all | days:D,... | range:D:D | "
+          "horizon:N:D|none).");
+ABSL_FLAG(bool, quarantine_records, false,
+          "--scan-step: the plan step's \"quarantine\": invalid records go to --quarantine.");
 ABSL_FLAG(std::string, pg, "",
           "PostgreSQL connection: a libpq conninfo string or URI, without the "
           "password (put it in PGPASSWORD or ~/.pgpass). Default: libpq's PG* "
@@ -104,7 +125,12 @@ constexpr char kUsageText[] =
     "stable. --date/--from/--to reload exactly those days; --full re-reads\n"
     "everything. Exit codes: 0 loaded; 1 failed (nothing loaded); 2 bad usage;\n"
     "3 too many invalid records (nothing loaded); 4 holes or overlaps with\n"
-    "--require-complete (nothing loaded); 130 interrupted.";
+    "--require-complete (nothing loaded); 130 interrupted.\n"
+    "\n"
+    "Distributed runs (tools/spark/run.sh) split a run into steps: --plan\n"
+    "--partials=P says which segments to scan next and how; each task runs\n"
+    "--scan-step on some of them into P; once --plan says \"load\", the same\n"
+    "command as a normal run with --partials=P merges the partials and loads.";
 
 absl::StatusOr<int32_t> ParseDay(const std::string& text, const char* flag) {
   int32_t day = 0;
@@ -158,11 +184,38 @@ absl::Status ModeFromFlags(BatchOptions* options) {
   return absl::OkStatus();
 }
 
+int ScanStep(const std::string& segments_dir) {
+  ScanStepOptions step;
+  step.segments_dir = segments_dir;
+  step.segments = absl::GetFlag(FLAGS_scan_files);
+  step.partials_dir = absl::GetFlag(FLAGS_partials);
+  step.quarantine = absl::GetFlag(FLAGS_quarantine_records);
+  step.quarantine_dir = FlagOrEnv(absl::GetFlag(FLAGS_quarantine), {"PV_QUARANTINE_DIR"},
+                                  segments_dir + "/quarantine");
+  step.threads = absl::GetFlag(FLAGS_threads);
+  absl::StatusOr<DateSelection> dates = ParseSelection(absl::GetFlag(FLAGS_selection));
+  if (!dates.ok() || step.segments.empty() || step.partials_dir.empty()) {
+    PV_LOG(ERROR) << "--scan-step needs --scan-files=NAMES, --partials=DIR and --selection "
+                     "(from a --plan step)"
+                  << (dates.ok() ? "" : absl::StrCat(": ", dates.status().message()));
+    return kExitBadUsage;
+  }
+  step.dates = *dates;
+  return RunScanStep(step);
+}
+
 int Run() {
   BatchOptions options;
   options.segments_dir = FlagOrEnv(absl::GetFlag(FLAGS_segments), {"PV_SEGMENTS_DIR"}, "");
   if (options.segments_dir.empty()) {
     PV_LOG(ERROR) << "--segments=DIR is required (see --help)";
+    return kExitBadUsage;
+  }
+  if (absl::GetFlag(FLAGS_scan_step)) return ScanStep(options.segments_dir);
+  options.partials_dir = absl::GetFlag(FLAGS_partials);
+  options.plan_only = absl::GetFlag(FLAGS_plan);
+  if (options.plan_only && options.partials_dir.empty()) {
+    PV_LOG(ERROR) << "--plan needs --partials=DIR (the directory the scan steps write to)";
     return kExitBadUsage;
   }
   if (absl::Status s = ModeFromFlags(&options); !s.ok()) {
@@ -217,6 +270,7 @@ int Run() {
   report.Add("quarantine", options.quarantine_dir);
   report.Add("max invalid ratio", absl::StrCat(options.max_invalid_ratio));
   report.Add("simd kernel", ActiveKernelName());
+  if (!options.partials_dir.empty()) report.Add("partials", options.partials_dir);
   PV_LOG(INFO) << "configuration:\n" << report.ToString();
   return absl::GetFlag(FLAGS_status) ? PrintStatus(options) : RunBatch(options);
 }

@@ -1,7 +1,12 @@
 #include "cc/etl/batch_run.h"
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -12,14 +17,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cc/common/json.h"
+#include "cc/common/files.h"
 #include "cc/common/logging.h"
 #include "cc/common/progress.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
 #include "cc/etl/metrics.h"
+#include "cc/etl/partial.h"
 #include "cc/etl/quarantine.h"
 #include "cc/event/event.h"
 #include "cc/segment/segment.h"
@@ -179,12 +187,109 @@ absl::Status CheckIdentity(const ScanResult& reread, const WarehouseRecord& reco
   return absl::OkStatus();
 }
 
+// The partial files of `dir` (none if it does not exist yet).
+absl::StatusOr<std::vector<std::pair<std::string, Partial>>> ReadPartials(const std::string& dir) {
+  std::vector<std::string> paths;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      const absl::string_view name = e->d_name;
+      if (name[0] != '.' && absl::EndsWith(name, kPartialSuffix)) {
+        paths.push_back(absl::StrCat(dir, "/", name));
+      }
+    }
+    ::closedir(d);
+  } else if (errno != ENOENT) {
+    return ErrnoStatus(errno, "open partials directory", dir);
+  }
+  std::sort(paths.begin(), paths.end());
+  std::vector<std::pair<std::string, Partial>> out;
+  for (const std::string& path : paths) {
+    PV_ASSIGN_OR_RETURN(Partial p, ReadPartialFile(path));
+    out.emplace_back(path, std::move(p));
+  }
+  return out;
+}
+
+// One pass's scan from partials: those of `dates` and `quarantine` must
+// cover each of `files` exactly once, scanned from the same bytes, and
+// nothing else. Files no partial covers go to `uncovered` (then nothing is
+// merged). The partials used are moved out of `partials`.
+absl::StatusOr<ScanResult> ScanFromPartials(std::vector<std::pair<std::string, Partial>>* partials,
+                                            const std::vector<SegmentFile>& files,
+                                            const DateSelection& dates, bool quarantine,
+                                            uint64_t* quarantined,
+                                            std::vector<std::string>* uncovered) {
+  absl::flat_hash_map<std::string, const SegmentFile*> by_name;
+  for (const SegmentFile& f : files) by_name.emplace(f.name, &f);
+  absl::flat_hash_map<std::string, const std::string*> covered_by;
+  std::vector<size_t> used;
+  for (size_t i = 0; i < partials->size(); ++i) {
+    const auto& [path, p] = (*partials)[i];
+    if (p.quarantined != quarantine || !SameSelection(p.dates, dates)) continue;
+    for (const SegmentSummary& in : p.scan.inputs) {
+      const std::string name = in.path.substr(in.path.rfind('/') + 1);
+      auto it = by_name.find(name);
+      if (it == by_name.end()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "partial ", path, " covers segment ", name, ", which this pass (",
+            SelectionToken(dates), ") does not read: it belongs to another run; give each run "
+            "a fresh partials directory"));
+      }
+      auto [at, fresh] = covered_by.emplace(name, &path);
+      if (!fresh) {
+        return absl::FailedPreconditionError(absl::StrCat("segment ", name,
+                                                          " is covered by two partials, ",
+                                                          *at->second, " and ", path));
+      }
+      PV_ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(it->second->path));
+      const segment::SegmentInfo& info = reader->info();
+      if (info.footer_crc != in.footer_crc || info.records != in.records ||
+          info.file_bytes != in.file_bytes) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "partial ", path, " was scanned from other bytes than ", it->second->path,
+            " (footer checksum, record count or size differs): scan that segment again"));
+      }
+    }
+    used.push_back(i);
+  }
+  for (const SegmentFile& f : files) {
+    if (!covered_by.contains(f.name)) uncovered->push_back(f.name);
+  }
+  if (!uncovered->empty()) return ScanResult{};
+  // The merge of the parts starts from the scan of nothing, which holds what
+  // the selection alone decides (the Unknown members, a range's fact days).
+  ScanOptions none;
+  none.dates = dates;
+  PV_ASSIGN_OR_RETURN(ScanResult result, Scan(none));
+  for (size_t i : used) {
+    Partial& p = (*partials)[i].second;
+    for (SegmentSummary& in : p.scan.inputs) {
+      in.path = by_name.at(in.path.substr(in.path.rfind('/') + 1))->path;
+    }
+    *quarantined += p.quarantined_records;
+    MergeScanResults(std::move(p.scan), &result);
+  }
+  for (auto it = used.rbegin(); it != used.rend(); ++it) partials->erase(partials->begin() + *it);
+  return result;
+}
+
+std::string PlanStepJson(const DateSelection& dates, bool quarantine,
+                         const std::vector<std::string>& segments) {
+  std::vector<std::string> names;
+  for (const std::string& n : segments) names.push_back(Quote(n));
+  return absl::StrCat("{\"step\":\"scan\",\"selection\":", Quote(SelectionToken(dates)),
+                      ",\"quarantine\":", quarantine ? "true" : "false", ",\"segments\":[",
+                      absl::StrJoin(names, ","), "]}");
+}
+
 }  // namespace
 
 int RunBatch(const BatchOptions& options) {
   const absl::Time started = absl::Now();
   const std::string& segments_dir = options.segments_dir;
-  const bool load = options.connect != nullptr;
+  const bool plan_only = options.plan_only;
+  const bool from_partials = !options.partials_dir.empty();
+  const bool load = options.connect != nullptr && !plan_only;
   const std::string quarantine_dir = options.quarantine_dir.empty()
                                          ? segments_dir + "/quarantine"
                                          : options.quarantine_dir;
@@ -203,14 +308,14 @@ int RunBatch(const BatchOptions& options) {
   // after the scan.
   std::unique_ptr<BatchWarehouse> warehouse;
   WarehouseRecord record;
-  if (load) {
+  if (options.connect != nullptr) {
     absl::StatusOr<std::unique_ptr<BatchWarehouse>> connected = options.connect();
     if (!connected.ok()) {
       PV_LOG(ERROR) << connected.status().message();
       return kExitFailed;
     }
     warehouse = std::move(*connected);
-    absl::StatusOr<WarehouseRecord> read = warehouse->ReadRecord(/*lock=*/true);
+    absl::StatusOr<WarehouseRecord> read = warehouse->ReadRecord(/*lock=*/!plan_only);
     if (!read.ok()) {
       PV_LOG(ERROR) << read.status().message();
       return kExitFailed;
@@ -227,6 +332,7 @@ int RunBatch(const BatchOptions& options) {
   std::vector<int32_t> failing_days = options.days;
   auto fail = [&](const absl::Status& status, int code) {
     PV_LOG(ERROR) << "run failed, the warehouse is unchanged: " << status.message();
+    if (plan_only) return code;
     run.work_json = work.Json();
     if (warehouse != nullptr) {
       absl::Status s = warehouse->RecordFailure(run, failing_days, status.message());
@@ -239,6 +345,41 @@ int RunBatch(const BatchOptions& options) {
       if (!s.ok()) PV_LOG(WARNING) << s;
     }
     return code;
+  };
+
+  std::vector<std::pair<std::string, Partial>> partials;
+  if (from_partials) {
+    absl::StatusOr<std::vector<std::pair<std::string, Partial>>> read =
+        ReadPartials(options.partials_dir);
+    if (!read.ok()) return fail(read.status(), kExitFailed);
+    partials = std::move(*read);
+    PV_LOG(INFO) << "taking the scans from " << partials.size() << " partial file(s) in "
+                 << options.partials_dir;
+  }
+  // A pass's scan: of the files, or merged from the partials. With
+  // --plan, a pass whose partials are not all there ends the run (`planned`).
+  bool planned = false;
+  auto pass = [&](const std::vector<SegmentFile>& files, const DateSelection& dates,
+                  bool quarantine_records, QuarantineWriter* writer, uint64_t* quarantined,
+                  const char* what) -> absl::StatusOr<ScanResult> {
+    if (!from_partials) {
+      return ScanFiles(files, dates, quarantine_records, options, writer, what);
+    }
+    std::vector<std::string> uncovered;
+    absl::StatusOr<ScanResult> r = ScanFromPartials(&partials, files, dates, quarantine_records,
+                                                    quarantined, &uncovered);
+    if (!r.ok() || uncovered.empty()) return r;
+    if (plan_only) {
+      std::fprintf(options.summary, "%s\n",
+                   PlanStepJson(dates, quarantine_records, uncovered).c_str());
+      std::fflush(options.summary);
+      planned = true;
+      return r;
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        uncovered.size(), " segment(s) of the ", what, " (", SelectionToken(dates),
+        ") are covered by no partial in ", options.partials_dir, ", e.g. ", uncovered[0],
+        ": run their scan step first (batch --plan says which)"));
   };
 
   // 2. Which segments are new; refuse those that would load offsets twice.
@@ -298,10 +439,15 @@ int RunBatch(const BatchOptions& options) {
   QuarantineWriter quarantine(quarantine_dir, run_name);
   if (absl::Status s = quarantine.CheckWritable(); !s.ok()) return fail(s, kExitFailed);
   absl::Time t = absl::Now();
-  absl::StatusOr<ScanResult> scan =
-      ScanFiles(new_files, first_pass, /*quarantine=*/true, options, &quarantine, "batch scan");
+  uint64_t quarantined_by_steps = 0;
+  absl::StatusOr<ScanResult> scan = pass(new_files, first_pass, /*quarantine_records=*/true,
+                                         &quarantine, &quarantined_by_steps, "batch scan");
   double scan_seconds = absl::ToDoubleSeconds(absl::Now() - t);
-  absl::StatusOr<uint64_t> quarantined = quarantine.Close();
+  absl::StatusOr<uint64_t> quarantined =
+      from_partials ? absl::StatusOr<uint64_t>(quarantined_by_steps) : quarantine.Close();
+  const std::string quarantine_where =
+      from_partials ? absl::StrCat(quarantine_dir, "/quarantine-part-*.ndjson") : quarantine.path();
+  if (planned) return kExitOk;
   if (!scan.ok()) {
     return fail(scan.status(), absl::IsCancelled(scan.status()) ? kExitInterrupted : kExitFailed);
   }
@@ -319,7 +465,7 @@ int RunBatch(const BatchOptions& options) {
                     "%d of %d records (%.2f%%) of the new segments are invalid, above "
                     "--max-invalid-ratio=%g; they are in %s",
                     new_counts.invalid_total(), events, 100 * invalid_ratio,
-                    options.max_invalid_ratio, quarantine.path())),
+                    options.max_invalid_ratio, quarantine_where)),
                 kExitTooManyInvalid);
   }
 
@@ -383,10 +529,12 @@ int RunBatch(const BatchOptions& options) {
   work.segments_reread = reread_files.size();
   if (!reread_files.empty()) {
     t = absl::Now();
+    uint64_t none = 0;
     absl::StatusOr<ScanResult> again =
-        ScanFiles(reread_files, DateSelection::Days(plan.reload), /*quarantine=*/false, options,
-                  nullptr, "batch re-read");
+        pass(reread_files, DateSelection::Days(plan.reload), /*quarantine_records=*/false,
+             nullptr, &none, "batch re-read");
     scan_seconds += absl::ToDoubleSeconds(absl::Now() - t);
+    if (planned) return kExitOk;
     if (!again.ok()) {
       return fail(again.status(),
                   absl::IsCancelled(again.status()) ? kExitInterrupted : kExitFailed);
@@ -395,6 +543,11 @@ int RunBatch(const BatchOptions& options) {
     MergeScanResults(std::move(*again), &*scan);
   }
   SelectFactDays(plan.reload, &*scan);
+  if (plan_only) {
+    std::fprintf(options.summary, "{\"step\":\"load\"}\n");
+    std::fflush(options.summary);
+    return kExitOk;
+  }
 
   const ScanCounts& counts = scan->counts;
   run.inputs_json = InputsJson(scan->inputs);
@@ -484,7 +637,7 @@ int RunBatch(const BatchOptions& options) {
       HumanCount(counts.skipped_no_product).c_str(), HumanCount(counts.other_days).c_str(),
       HumanCount(counts.invalid_total()).c_str(),
       *quarantined > 0
-          ? absl::StrCat(" (", *quarantined, " quarantined -> ", quarantine.path(), ")").c_str()
+          ? absl::StrCat(" (", *quarantined, " quarantined -> ", quarantine_where, ")").c_str()
           : "",
       invalid_lines.c_str(), batch.products.size() - 1, batch.stores.size() - 1,
       batch.referrers.size() - 1, batch.devices.size() - 1, batch.days.size(),
@@ -574,6 +727,94 @@ int PrintStatus(const BatchOptions& options) {
                triage->new_segments.size(), new_bytes / 1e6, reread.size(), reread_bytes / 1e6,
                options.late_days, newest == INT32_MIN ? "the newest day" : DayText(newest).c_str());
   for (const CoverageIssue& i : issues) std::fprintf(options.summary, "    %s\n", i.Describe().c_str());
+  std::fflush(options.summary);
+  return kExitOk;
+}
+
+int RunScanStep(const ScanStepOptions& options) {
+  const absl::Time started = absl::Now();
+  auto failed = [&](const absl::Status& status) {
+    PV_LOG(ERROR) << "scan step failed, no partial written: " << status.message();
+    return absl::IsCancelled(status) ? kExitInterrupted : kExitFailed;
+  };
+  if (options.segments.empty()) {
+    return failed(absl::InvalidArgumentError("a scan step needs at least one segment"));
+  }
+  // The partial's name says what it covers, so it is known before the scan.
+  Partial partial;
+  partial.dates = options.dates;
+  partial.quarantined = options.quarantine;
+  ScanOptions scan_options;
+  uint64_t records = 0;
+  for (const std::string& name : options.segments) {
+    if (name.find('/') != std::string::npos || !absl::EndsWith(name, ".pvseg")) {
+      return failed(absl::InvalidArgumentError(
+          absl::StrCat("\"", name, "\" is not a segment file name of ", options.segments_dir)));
+    }
+    const std::string path = absl::StrCat(options.segments_dir, "/", name);
+    absl::StatusOr<std::unique_ptr<segment::SegmentReader>> reader =
+        segment::SegmentReader::Open(path);
+    if (!reader.ok()) return failed(reader.status());
+    SegmentSummary in;
+    in.path = path;
+    in.file_bytes = (*reader)->info().file_bytes;
+    in.footer_crc = (*reader)->info().footer_crc;
+    records += (*reader)->info().records;
+    partial.scan.inputs.push_back(in);
+    scan_options.segments.push_back(path);
+  }
+  const std::string name = PartialName(partial);
+  const std::string base = name.substr(0, name.size() - kPartialSuffix.size());
+  for (const std::string& dir : {options.partials_dir, options.quarantine_dir}) {
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    if (ec) return failed(absl::InternalError(absl::StrCat("create ", dir, ": ", ec.message())));
+  }
+  std::unique_ptr<QuarantineWriter> quarantine;
+  const std::string quarantine_tmp =
+      absl::StrCat(".quarantine-", base, ".ndjson.tmp-", ::getpid());
+  if (options.quarantine) {
+    quarantine = QuarantineWriter::ForFile(options.quarantine_dir, quarantine_tmp);
+    if (absl::Status s = quarantine->CheckWritable(); !s.ok()) return failed(s);
+  }
+  Progress progress("scan step", "records", records);
+  scan_options.threads = options.threads;
+  scan_options.dates = options.dates;
+  scan_options.quarantine = quarantine.get();
+  scan_options.progress = &progress;
+  absl::StatusOr<ScanResult> scan = Scan(scan_options);
+  progress.Finish();
+  uint64_t quarantined = 0;
+  if (quarantine != nullptr) {
+    absl::StatusOr<uint64_t> closed = quarantine->Close();
+    if (scan.ok() && !closed.ok()) scan = closed.status();
+    if (closed.ok()) quarantined = *closed;
+  }
+  const std::string tmp_path = absl::StrCat(options.quarantine_dir, "/", quarantine_tmp);
+  if (!scan.ok()) {
+    if (quarantined > 0) ::unlink(tmp_path.c_str());
+    return failed(scan.status());
+  }
+  if (quarantined > 0) {
+    partial.quarantine_file = absl::StrCat("quarantine-", base, ".ndjson");
+    const std::string final_path = absl::StrCat(options.quarantine_dir, "/", partial.quarantine_file);
+    if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
+      return failed(ErrnoStatus(errno, absl::StrCat("rename ", tmp_path, " to"), final_path));
+    }
+    if (absl::Status s = FsyncDirectoryOf(final_path); !s.ok()) return failed(s);
+  }
+  partial.quarantined_records = quarantined;
+  partial.scan = std::move(*scan);
+  absl::StatusOr<std::string> path = WritePartialFile(options.partials_dir, partial);
+  if (!path.ok()) return failed(path.status());
+  const ScanCounts& c = partial.scan.counts;
+  PV_LOG(INFO) << "scan step: " << options.segments.size() << " segment(s), "
+               << HumanCount(c.records) << " records (" << HumanCount(c.invalid_total())
+               << " invalid, " << quarantined << " quarantined), "
+               << partial.scan.batch.facts.size() << " fact rows in "
+               << absl::StrFormat("%.2f s", absl::ToDoubleSeconds(absl::Now() - started))
+               << " -> " << *path;
+  std::fprintf(options.summary, "%s\n", path->c_str());
   std::fflush(options.summary);
   return kExitOk;
 }

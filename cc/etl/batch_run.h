@@ -92,10 +92,43 @@ struct BatchOptions {
   WarehouseConnector connect;
   // Where the one-screen summary goes (stdout in batch_main).
   std::FILE* summary = stdout;
+  // Take the scans from the partial files of this directory (written by
+  // scan steps, RunScanStep, e.g. as Spark tasks: tools/spark/run.sh)
+  // instead of reading the segments: the run is otherwise the same (triage,
+  // gate, reload plan, identity checks, one-transaction load). Each pass's
+  // segments must be covered exactly once, by partials of that pass's
+  // selection and quarantine flag, scanned from the same bytes.
+  std::string partials_dir;
+  // With partials_dir: print the run's next step as one JSON line on
+  // `summary` and load nothing (no run lock, nothing recorded):
+  //   {"step":"scan","selection":"horizon:8:2026-01-07","quarantine":true,
+  //    "segments":["a.pvseg",...]}   the segments of a pass not covered yet
+  //   {"step":"load"}                every pass is covered
+  bool plan_only = false;
 };
 
 // Runs one batch (see above) and returns its exit code. Logs what it does.
 int RunBatch(const BatchOptions& options);
+
+// One scan step of a distributed run (batch --scan-step).
+struct ScanStepOptions {
+  std::string segments_dir;
+  std::vector<std::string> segments;  // file names in segments_dir
+  DateSelection dates;                // the pass's selection (the plan's)
+  bool quarantine = false;            // the plan's "quarantine"
+  std::string quarantine_dir;
+  std::string partials_dir;
+  int threads = 0;
+  std::FILE* summary = stdout;
+};
+
+// Scans `segments` into one partial file in partials_dir (partial.h: named
+// by what it covers, published atomically) and prints its path. With
+// `quarantine`, their invalid records go to
+// <quarantine_dir>/quarantine-<partial name>.ndjson, published (renamed)
+// before the partial. A rerun (a retried task) writes the same names with
+// the same content; a killed one leaves only hidden temporary files.
+int RunScanStep(const ScanStepOptions& options);
 
 // batch --status: what the warehouse's record says (applied segments, days
 // loaded, stale days, coverage) and what the next default run would read,

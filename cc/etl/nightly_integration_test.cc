@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -378,6 +379,141 @@ TEST(NightlyIntegration, AHoleAndAnOverlapAreReportedAndNothingIsLoadedTwice) {
   TestDatabase full;
   ASSERT_EQ(RunBatch(Args(dir, full, {"--full"})).exit_code, 0);
   EXPECT_EQ(db.NaturalSnapshot(), full.NaturalSnapshot());
+}
+
+// The plan's next step, from --plan's JSON line: "load", or the selection,
+// the quarantine flag and the segments of a scan step.
+struct PlanStep {
+  std::string step, selection;
+  bool quarantine = false;
+  std::vector<std::string> segments;
+};
+PlanStep ParsePlan(const std::string& output) {
+  PlanStep p;
+  const size_t at = output.find("{\"step\":\"");
+  if (at == std::string::npos) return p;
+  const std::string line = output.substr(at, output.find('\n', at) - at);
+  auto field = [&](const std::string& name) {
+    const size_t f = line.find("\"" + name + "\":");
+    return f == std::string::npos ? std::string() : line.substr(f + name.size() + 3);
+  };
+  p.step = field("step").substr(1, field("step").find('"', 1) - 1);
+  const std::string sel = field("selection");
+  if (!sel.empty()) p.selection = sel.substr(1, sel.find('"', 1) - 1);
+  p.quarantine = absl::StartsWith(field("quarantine"), "true");
+  const std::string segs = field("segments");
+  if (segs.size() < 2) return p;
+  for (absl::string_view item : absl::StrSplit(segs.substr(1, segs.find(']') - 1), ',')) {
+    if (item.size() > 2) p.segments.emplace_back(item.substr(1, item.size() - 2));
+  }
+  return p;
+}
+
+// The output of a shell command.
+std::string Shell(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+size_t CountLines(const std::string& dir) {
+  return static_cast<size_t>(
+      std::stoul(Shell("cat '" + dir + "'/quarantine-*.ndjson 2>/dev/null | wc -l")));
+}
+
+// A run split into steps (--plan, --scan-step on groups of segments, the run
+// with --partials), as tools/spark/run.sh drives it, builds exactly the
+// warehouse the same runs build in one process, surrogate keys included,
+// night after night (late data, stale days re-read, invalid records
+// quarantined once). A step killed before publishing leaves no partial; a
+// rerun writes the same bytes; a missing partial fails the run, naming a
+// segment, and changes nothing.
+TEST(NightlyIntegration, RunsSplitIntoScanStepsEqualRunsInOneProcess) {
+  const std::string dir = TempDir("steps");
+  const std::string quarantine = TempDir("steps-quarantine");
+  TestDatabase single, steps;
+  for (int k = 0; k < 4; ++k) {
+    SCOPED_TRACE(absl::StrCat("night ", k));
+    auto paths = testing::WriteSegments(dir, Night(k, 6000), 2000);
+    ASSERT_TRUE(paths.ok()) << paths.status();
+    RunResult one = RunBatch(Args(dir, single));
+    ASSERT_EQ(one.exit_code, 0) << one.output;
+
+    const std::string partials = TempDir(absl::StrCat("partials-", k));
+    const std::vector<std::string> step_args = {"--partials=" + partials};
+    int scans = 0;
+    for (;;) {
+      std::vector<std::string> args = step_args;
+      args.push_back("--plan");
+      RunResult plan = RunBatch(Args(dir, steps, args));
+      ASSERT_EQ(plan.exit_code, 0) << plan.output;
+      const PlanStep step = ParsePlan(plan.output);
+      ASSERT_FALSE(step.step.empty()) << plan.output;
+      if (step.step == "load") break;
+      ASSERT_EQ(step.step, "scan");
+      ASSERT_FALSE(step.segments.empty()) << plan.output;
+      ASSERT_LT(++scans, 3) << "the plan did not advance: " << plan.output;
+      for (size_t i = 0; i < step.segments.size(); i += 2) {
+        std::string names = step.segments[i];
+        if (i + 1 < step.segments.size()) names += "," + step.segments[i + 1];
+        std::vector<std::string> scan = {"--segments=" + dir, "--scan-step",
+                                         "--scan-files=" + names, "--selection=" + step.selection,
+                                         "--partials=" + partials, "--quarantine=" + quarantine,
+                                         "--threads=2"};
+        if (step.quarantine) scan.push_back("--quarantine-records");
+        if (k == 1 && i == 0) {
+          // Killed just before its rename: nothing published.
+          const std::string published = Shell("ls '" + partials + "'");
+          ::setenv("PV_CRASH_AT", "partial.before_rename", 1);
+          RunResult killed = RunBatch(scan);
+          ::unsetenv("PV_CRASH_AT");
+          EXPECT_NE(killed.exit_code, 0) << killed.output;
+          EXPECT_EQ(Shell("ls '" + partials + "'"), published) << "a killed step published";
+        }
+        RunResult done = RunBatch(scan);
+        ASSERT_EQ(done.exit_code, 0) << done.output;
+        if (k == 2 && i == 0) {
+          // A retried step publishes the same name with the same bytes.
+          const std::string path = done.output.substr(done.output.rfind(partials));
+          const std::string file = path.substr(0, path.find('\n'));
+          const std::string bytes = testing::ReadFile(file);
+          RunResult again = RunBatch(scan);
+          ASSERT_EQ(again.exit_code, 0) << again.output;
+          EXPECT_NE(again.output.find(file), std::string::npos) << again.output;
+          EXPECT_EQ(testing::ReadFile(file), bytes);
+        }
+      }
+    }
+    if (k == 3) {
+      // A partial gone: the run fails naming an uncovered segment.
+      const std::string first = Shell("ls '" + partials + "'/*.pvpart | head -1");
+      const std::string victim = first.substr(0, first.find('\n'));
+      ASSERT_EQ(std::rename(victim.c_str(), (victim + ".away").c_str()), 0);
+      const std::string before = steps.Snapshot();
+      RunResult missing = RunBatch(Args(dir, steps, step_args));
+      EXPECT_EQ(missing.exit_code, 1) << missing.output;
+      EXPECT_NE(missing.output.find("covered by no partial"), std::string::npos)
+          << missing.output;
+      EXPECT_EQ(steps.Snapshot(), before);
+      ASSERT_EQ(std::rename((victim + ".away").c_str(), victim.c_str()), 0);
+    }
+    RunResult load = RunBatch(Args(dir, steps, step_args));
+    ASSERT_EQ(load.exit_code, 0) << load.output;
+    EXPECT_EQ(SummaryNumber(load.output, "segments", " new"),
+              SummaryNumber(one.output, "segments", " new"));
+    EXPECT_EQ(SummaryNumber(load.output, "segments", " re-read"),
+              SummaryNumber(one.output, "segments", " re-read"));
+    EXPECT_EQ(steps.Snapshot(), single.Snapshot());
+    EXPECT_EQ(CountLines(quarantine), CountLines(dir + "/quarantine"));
+  }
+  EXPECT_GT(CountLines(quarantine), 0u);
+  EXPECT_EQ(steps.Scalar("SELECT string_agg(name, ',' ORDER BY name) FROM pv_applied_segment"),
+            single.Scalar("SELECT string_agg(name, ',' ORDER BY name) FROM pv_applied_segment"));
 }
 
 }  // namespace

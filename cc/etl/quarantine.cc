@@ -16,6 +16,16 @@ QuarantineWriter::QuarantineWriter(std::string dir, std::string run_name)
     : dir_(std::move(dir)),
       path_(absl::StrCat(dir_, "/quarantine-", run_name, ".ndjson")) {}
 
+QuarantineWriter::QuarantineWriter(File, std::string dir, std::string path)
+    : dir_(std::move(dir)), path_(std::move(path)) {}
+
+std::unique_ptr<QuarantineWriter> QuarantineWriter::ForFile(std::string dir,
+                                                            const std::string& file_name) {
+  std::string path = absl::StrCat(dir, "/", file_name);
+  return std::unique_ptr<QuarantineWriter>(
+      new QuarantineWriter(File{}, std::move(dir), std::move(path)));
+}
+
 QuarantineWriter::~QuarantineWriter() {
   if (file_ != nullptr) std::fclose(file_);
 }

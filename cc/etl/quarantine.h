@@ -39,6 +39,10 @@ class QuarantineWriter {
   // The file is `<dir>/quarantine-<run_name>.ndjson`, created on the first
   // Write (a clean run leaves no file).
   QuarantineWriter(std::string dir, std::string run_name);
+  // A writer of `<dir>/<file_name>` (a scan step's temporary file, renamed
+  // once complete; see batch_run.h).
+  static std::unique_ptr<QuarantineWriter> ForFile(std::string dir,
+                                                   const std::string& file_name);
   ~QuarantineWriter();
 
   // Whether invalid records could be written: creates the directory if
@@ -54,6 +58,9 @@ class QuarantineWriter {
   uint64_t written() const;
 
  private:
+  struct File {};
+  QuarantineWriter(File, std::string dir, std::string path);
+
   std::string dir_;
   std::string path_;
   mutable std::mutex mu_;

@@ -460,6 +460,7 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
     summary.records = reader->info().records;
     summary.file_bytes = reader->info().file_bytes;
     summary.payload_bytes = reader->info().payload_bytes;
+    summary.footer_crc = reader->info().footer_crc;
     result.inputs.push_back(std::move(summary));
     readers.push_back(std::move(reader));
   }

@@ -120,6 +120,7 @@ struct SegmentSummary {
   uint64_t file_bytes = 0;
   uint64_t payload_bytes = 0;
   uint64_t invalid = 0;
+  uint32_t footer_crc = 0;  // with file_bytes, the identity of its bytes
   std::map<int32_t, uint64_t> day_events;  // valid events by day
 };
 

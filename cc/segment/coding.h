@@ -1,6 +1,6 @@
-// Byte-level encoding helpers for the segment format (see format.h):
-// little-endian fixed-width integers, LEB128 varints and zigzag mapping.
-// Internal to //cc/segment.
+// Byte-level encoding helpers for the segment format (see format.h) and the
+// partial-result files (cc/etl/PARTIAL_FORMAT.md): little-endian fixed-width
+// integers, LEB128 varints and zigzag mapping.
 #ifndef PV_SEGMENT_CODING_H_
 #define PV_SEGMENT_CODING_H_
 
