@@ -1,6 +1,9 @@
 // consume and mongo_export against the live services of tools/services:
 //  - exactly once into segments while consume is SIGKILLed 20+ times at
 //    random moments (and messages keep arriving);
+//  - exactly once with three members of one group under distinct host names
+//    on one directory, SIGKILLed and restarted while records are produced;
+//    no host's startup removes another host's temporary files;
 //  - the MongoDB sink ignores a full replay (same count);
 //  - mongo_export gives back payloads the EventParser reads as the same
 //    events as the Kafka payloads.
@@ -13,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -20,6 +24,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -30,6 +35,7 @@
 #include "cc/event/event.h"
 #include "cc/kafka/kafka.h"
 #include "cc/mongo/mongo.h"
+#include "cc/segment/naming.h"
 #include "cc/segment/segment.h"
 #include "gtest/gtest.h"
 #include "tools/datagen/generator.h"
@@ -68,8 +74,14 @@ std::string MakeDir(const std::string& name) {
 }
 
 // Starts `binary` with `args`; stdout and stderr are appended to `log`.
+// The argument vector is built before fork: the child of a process with
+// other threads (librdkafka's, a producer's) may only make system calls.
 pid_t Spawn(const std::string& binary, const std::vector<std::string>& args,
             const std::string& log) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -77,10 +89,6 @@ pid_t Spawn(const std::string& binary, const std::vector<std::string>& args,
       ::dup2(fd, 1);
       ::dup2(fd, 2);
     }
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(binary.c_str()));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
     ::execv(binary.c_str(), argv.data());
     _exit(127);
   }
@@ -134,8 +142,8 @@ class Fixture : public ::testing::Test {
     generator_ = std::make_unique<datagen::EventGenerator>(g);
   }
 
-  void CreateTopic(const std::string& topic) {
-    ASSERT_TRUE(admin_->CreateTopic(topic, 3, 3, absl::Seconds(60),
+  void CreateTopic(const std::string& topic, int partitions = 3) {
+    ASSERT_TRUE(admin_->CreateTopic(topic, partitions, 3, absl::Seconds(60),
                                     {{"min.insync.replicas", "2"}})
                     .ok());
   }
@@ -522,6 +530,198 @@ TEST_F(Fixture, ExactlyOnceAcrossGroupRebalances) {
   }
   EXPECT_EQ(static_cast<int64_t>(records.size()), expected);
   EXPECT_EQ(expected, static_cast<int64_t>(values_.size()));
+  EXPECT_TRUE(admin_->DeleteTopic(topic, absl::Seconds(30)).ok());
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// A temporary file as a writer of `topic` with `pid` on `host` leaves it.
+std::string PlantTempFile(const std::string& dir, const std::string& topic, int64_t pid,
+                          const std::string& host) {
+  const std::string path = absl::StrCat(
+      dir, "/.", segment::MakeSegmentName(topic, absl::ToUnixMillis(absl::Now()), 1, pid, host),
+      ".pvseg.tmp");
+  std::ofstream(path) << "an open segment";
+  return path;
+}
+
+// A pid no process on this machine has (a child that exited and was reaped).
+pid_t DeadPid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) _exit(0);
+  ::waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+// Waits until `log` contains `text`.
+bool WaitForLog(const std::string& log, const std::string& text, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (Tail(log, 1 << 20).find(text) == std::string::npos) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return true;
+}
+
+// Records in the published segments of `topic`, from their footers.
+uint64_t PublishedRecords(const std::string& dir, const std::string& topic) {
+  uint64_t n = 0;
+  auto paths = segment::ListSegments(dir);
+  if (!paths.ok()) return 0;
+  for (const std::string& path : *paths) {
+    auto reader = segment::SegmentReader::Open(path);
+    if (reader.ok() && (*reader)->info().source == topic) n += (*reader)->info().records;
+  }
+  return n;
+}
+
+// Issue #16: three members of one group, each under its own host name (as
+// on three machines), publish into one shared directory; they are SIGKILLed
+// at random moments while records are produced and restarted under the same
+// names, so partitions keep moving between them. Every offset of the six
+// partitions is in the segments exactly once and every record is there.
+// And each start removes only its own host name's dead writers' temporary
+// files: a file of host b whose pid does not exist here stands for a live
+// writer on machine b (its pid means nothing on this one), and survives
+// host a's and host c's starts.
+TEST_F(Fixture, ThreeHostsOnOneDirectoryExactlyOnceUnderSigkills) {
+  const absl::Time began = absl::Now();
+  const std::string suffix = Unique();
+  const std::string topic = absl::StrCat("pvc-hosts-", suffix);
+  CreateTopic(topic, 6);
+  Produce(topic, 8000);
+  const std::string dir = MakeDir("hosts_segments");
+  const std::vector<std::string> hosts = {"hosta", "hostb", "hostc"};
+  auto log_of = [&](const std::string& host) {
+    return absl::StrCat(Env("TEST_TMPDIR"), "/consume_", host, ".log");
+  };
+  auto tails = [&] {
+    std::string all;
+    for (const std::string& h : hosts) absl::StrAppend(&all, "--- ", h, "\n", Tail(log_of(h)));
+    return all;
+  };
+  auto args_of = [&](const std::string& host) {
+    return std::vector<std::string>{
+        absl::StrCat("--topic=", topic), absl::StrCat("--segments=", dir),
+        absl::StrCat("--group=pvc-hosts-", suffix), "--segment-mb=1", "--segment-seconds=1",
+        absl::StrCat("--host=", host), "-X", "session.timeout.ms=6000", "-X",
+        "heartbeat.interval.ms=500",
+        // Small fetches: the members are mid-stream when the group changes.
+        "-X", "max.partition.fetch.bytes=100000", "-X", "queued.max.messages.kbytes=200"};
+  };
+  const pid_t dead = DeadPid();
+  const std::string dead_a = PlantTempFile(dir, topic, dead, "hosta");
+  const std::string elsewhere_b = PlantTempFile(dir, topic, dead, "hostb");
+  const std::string live_b = PlantTempFile(dir, topic, ::getpid(), "hostb");
+  const std::string started = "published segments in";
+
+  std::map<std::string, pid_t> pid;
+  pid["hosta"] = Spawn(Binary("consume"), args_of("hosta"), log_of("hosta"));
+  ASSERT_TRUE(WaitForLog(log_of("hosta"), started, absl::Seconds(30))) << tails();
+  EXPECT_FALSE(Exists(dead_a)) << "host a's start left its dead predecessor's file";
+  EXPECT_TRUE(Exists(elsewhere_b)) << "host a's start removed host b's temporary file";
+  EXPECT_TRUE(Exists(live_b));
+  pid["hostc"] = Spawn(Binary("consume"), args_of("hostc"), log_of("hostc"));
+  ASSERT_TRUE(WaitForLog(log_of("hostc"), started, absl::Seconds(30))) << tails();
+  EXPECT_TRUE(Exists(elsewhere_b)) << "host c's start removed host b's temporary file";
+  pid["hostb"] = Spawn(Binary("consume"), args_of("hostb"), log_of("hostb"));
+  ASSERT_TRUE(WaitForLog(log_of("hostb"), started, absl::Seconds(30))) << tails();
+  // Host b's own start: the pid is dead on the machine host b names.
+  EXPECT_FALSE(Exists(elsewhere_b));
+  EXPECT_TRUE(Exists(live_b)) << "host b's start removed a live writer's file";
+
+  // Records keep arriving while members die: 200 every 200 ms.
+  std::atomic<bool> producing{true};
+  std::thread producer([&] {
+    while (producing.load()) {
+      Produce(topic, 200);
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  });
+  std::mt19937 random(16);
+  std::uniform_int_distribution<int> pause_ms(1500, 4500), restart_ms(0, 1000);
+  std::uniform_int_distribution<size_t> victim(0, hosts.size() - 1);
+  int kills = 0;
+  for (int round = 0; round < 8; ++round) {
+    absl::SleepFor(absl::Milliseconds(pause_ms(random)));
+    const std::string& host = hosts[victim(random)];
+    ASSERT_EQ(::kill(pid[host], SIGKILL), 0);
+    int status = 0;
+    ::waitpid(pid[host], &status, 0);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ++kills;
+    absl::SleepFor(absl::Milliseconds(restart_ms(random)));
+    pid[host] = Spawn(Binary("consume"), args_of(host), log_of(host));
+  }
+  producing = false;
+  producer.join();
+  EXPECT_EQ(kills, 8) << tails();
+
+  // Let them finish: everything produced is published, then a clean stop.
+  const uint64_t produced = values_.size();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (PublishedRecords(dir, topic) < produced && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  for (const std::string& h : hosts) ASSERT_EQ(::kill(pid[h], SIGTERM), 0);
+  for (const std::string& h : hosts) {
+    EXPECT_EQ(WaitExit(pid[h], absl::Seconds(60)), 0) << h << "\n" << tails();
+  }
+
+  auto marks = admin_->Watermarks(topic, absl::Seconds(30));
+  ASSERT_TRUE(marks.ok()) << marks.status();
+  absl::flat_hash_map<Coordinate, int> seen;
+  std::vector<int> key_seen(values_.size(), 0);
+  const std::vector<Record> records = ReadAll(dir, topic);
+  for (const Record& r : records) {
+    ++seen[{r.partition, r.offset}];
+    size_t key = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(r.key, &key) && key < values_.size()) << r.key;
+    ++key_seen[key];
+    ASSERT_EQ(r.payload, values_[key]) << "partition " << r.partition << " offset " << r.offset;
+  }
+  int64_t expected = 0;
+  for (const kafka::PartitionWatermarks& w : *marks) {
+    expected += w.high - w.low;
+    for (int64_t o = w.low; o < w.high; ++o) {
+      auto it = seen.find(Coordinate{w.partition, o});
+      ASSERT_TRUE(it != seen.end()) << "partition " << w.partition << " offset " << o
+                                    << " missing\n" << tails();
+      ASSERT_EQ(it->second, 1) << "partition " << w.partition << " offset " << o
+                               << " duplicated\n" << tails();
+    }
+  }
+  EXPECT_EQ(marks->size(), 6u);
+  EXPECT_EQ(static_cast<int64_t>(records.size()), expected);
+  EXPECT_EQ(expected, static_cast<int64_t>(produced));
+  for (size_t k = 0; k < key_seen.size(); ++k) ASSERT_EQ(key_seen[k], 1) << "key " << k;
+
+  // Partitions did move between the hosts.
+  std::map<int32_t, std::set<std::string>> writers;
+  auto paths = segment::ListSegments(dir);
+  ASSERT_TRUE(paths.ok()) << paths.status();
+  for (const std::string& path : *paths) {
+    auto reader = segment::SegmentReader::Open(path);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    const std::string host = path.substr(path.rfind('-') + 1);
+    for (const segment::PartitionRange& r : (*reader)->info().ranges) {
+      writers[r.partition].insert(host);
+    }
+  }
+  int moved = 0;
+  for (const auto& [partition, by] : writers) moved += by.size() >= 2;
+  EXPECT_GT(moved, 0) << "no partition changed hosts: no rebalance was tested";
+  // Every killed member's file was removed by its successor; the live
+  // writer's stays.
+  EXPECT_TRUE(Exists(live_b));
+  EXPECT_EQ(CountTempFiles(dir), 1);
+  ::unlink(live_b.c_str());
+  std::printf("three hosts: %zu records in %zu segments, %d SIGKILLs, %d of 6 partitions "
+              "written by several hosts, %.0f s\n",
+              records.size(), paths->size(), kills, moved,
+              absl::ToDoubleSeconds(absl::Now() - began));
   EXPECT_TRUE(admin_->DeleteTopic(topic, absl::Seconds(30)).ok());
 }
 

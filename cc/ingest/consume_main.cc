@@ -42,7 +42,6 @@
 #include "cc/kafka/kafka.h"
 #include "cc/mongo/mongo.h"
 #include "cc/mongo/target.h"
-#include "cc/segment/naming.h"
 #include "cc/segment/segment.h"
 
 ABSL_FLAG(std::string, brokers, "",
@@ -213,10 +212,6 @@ int Run(const std::vector<std::string>& properties) {
     PV_LOG(ERROR) << ErrnoStatus(errno, "create directory", dir);
     return 1;
   }
-  if (absl::StatusOr<int> removed = segment::RemoveDeadWritersTempFiles(dir); !removed.ok()) {
-    PV_LOG(ERROR) << removed.status();
-    return 1;
-  }
   if (use_mongo) {
     absl::StatusOr<std::unique_ptr<mongo::MongoClient>> client =
         mongo::MongoClient::Connect(mongo_target.uri);
@@ -242,7 +237,9 @@ int Run(const std::vector<std::string>& properties) {
     PV_LOG(ERROR) << s;
     return 1;
   }
-  PV_LOG(INFO) << sink.published_at_start() << " published segments in " << dir;
+  PV_LOG(INFO) << sink.published_at_start() << " published segments in " << dir << "; removed "
+               << sink.temp_files_removed_at_start()
+               << " temporary files of dead writers under this host name";
   kafka::ConsumerOptions options;
   options.group_id = group;
   options.auto_offset_reset = offset_reset;
@@ -324,7 +321,8 @@ int Run(const std::vector<std::string>& properties) {
     }
   }
   // What was appended while the partitions were ours is published whole,
-  // also after an error (the records before it are good).
+  // also after an error elsewhere (the records before it are good; an
+  // append or publish error has discarded the open segment already).
   absl::Status published = sink.PublishOpen();
   if (!published.ok()) {
     PV_LOG(ERROR) << published;

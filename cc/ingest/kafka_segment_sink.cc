@@ -38,6 +38,10 @@ absl::Status KafkaSegmentSink::Init() {
   // Before reading where partitions resume: a second consume of this topic
   // into this directory would resume at the same offsets.
   PV_RETURN_IF_ERROR(writer_.Lock("consume"));
+  // Under the lock, and only this host name's: other hosts' writers may be
+  // alive (their pids mean nothing here), and a live writer of this host
+  // and topic would have held the lock.
+  PV_ASSIGN_OR_RETURN(temp_files_removed_at_start_, writer_.RemoveDeadWritersTempFiles());
   PV_RETURN_IF_ERROR(catalogue_.Refresh());
   published_at_start_ = catalogue_.size();
   return absl::OkStatus();
@@ -71,6 +75,9 @@ absl::Status KafkaSegmentSink::OnRevoke(
             "partitions now");
   } else {
     status = PublishOpen();
+    // Whatever stopped the publish, its records must not be published after
+    // the partitions are gone: their next owner consumes them again.
+    if (!status.ok()) Abandon("it could not be published before the revocation");
   }
   std::vector<std::string> names;
   for (const kafka::TopicPartitionOffset& tp : partitions) {
@@ -109,12 +116,23 @@ absl::Status KafkaSegmentSink::Append(const kafka::ConsumedRecord& m) {
   meta.key = m.key;
   const std::string where =
       absl::StrCat("topic ", options_.topic, " partition ", m.partition, " offset ", offset);
-  PV_RETURN_IF_ERROR(writer_.Append(meta, m.value), where);
-  open_start_.emplace(m.partition, it->second >= 0 ? it->second : offset);
-  if (raw_store_ != nullptr) {
-    PV_RETURN_IF_ERROR(raw_store_->Add(options_.topic, m.partition, offset, m.value), where);
+  // After a failed append the consumer's position is past a record that is
+  // not in the segment (an end position taken from it would skip the
+  // record for good), or the raw store misses one that is: the open segment
+  // goes, and its records are consumed again.
+  if (absl::Status s = writer_.Append(meta, m.value); !s.ok()) {
+    Abandon("appending a record failed");
+    return Annotate(s, where);
   }
+  open_start_.emplace(m.partition, it->second >= 0 ? it->second : offset);
   it->second = offset + 1;
+  if (raw_store_ != nullptr) {
+    if (absl::Status s = raw_store_->Add(options_.topic, m.partition, offset, m.value);
+        !s.ok()) {
+      Abandon("the raw store failed");
+      return Annotate(s, where);
+    }
+  }
   ++totals_.messages;
   totals_.bytes += m.value.size();
   return absl::OkStatus();
@@ -131,20 +149,36 @@ absl::Status KafkaSegmentSink::PublishOpen() {
     Abandon("the assignment was lost before publishing");
     return absl::OkStatus();
   }
+  for (const auto& entry : open_start_) {
+    if (next_.contains(entry.first)) continue;  // OnRevoke discards what it cannot publish
+    const std::string why = absl::StrCat("topic ", options_.topic, " partition ", entry.first,
+                                         " is in the open segment but no longer assigned here");
+    Abandon(why);
+    return absl::InternalError(absl::StrCat(why, "; the open segment is discarded"));
+  }
+  PV_RETURN_IF_ERROR(CheckNoOtherWriter());
   // Where the consumer stands now: past every record appended, and past the
   // transaction markers that followed them.
+  std::vector<std::pair<int32_t, int64_t>> ends;
   for (const auto& [partition, start] : open_start_) {
-    auto it = next_.find(partition);
-    if (it == next_.end()) continue;  // not ours any more: [first, last + 1)
-    int64_t end = it->second;
+    int64_t end = next_.at(partition);
     if (consumer_ != nullptr) {
       end = std::max(end, consumer_->Position(options_.topic, partition));
     }
     writer_.open()->SetPositions(partition, start, end);
-    it->second = end;
+    ends.emplace_back(partition, end);
   }
+  absl::StatusOr<std::optional<segment::SegmentInfo>> published = writer_.Publish();
+  if (!published.ok()) {
+    // Abandoned by the writer (or renamed, its directory not synced): the
+    // partitions resume from the directory when they are assigned again.
+    for (const auto& [partition, start] : open_start_) next_.erase(partition);
+    open_start_.clear();
+    return published.status();
+  }
+  for (const auto& [partition, end] : ends) next_[partition] = end;
   open_start_.clear();
-  PV_ASSIGN_OR_RETURN(std::optional<segment::SegmentInfo> info, writer_.Publish());
+  const std::optional<segment::SegmentInfo>& info = *published;
   catalogue_.Add(*info);
   ++totals_.segments;
   totals_.segment_bytes += info->file_bytes;
@@ -154,6 +188,36 @@ absl::Status KafkaSegmentSink::PublishOpen() {
     commit.push_back({options_.topic, r.partition, r.end_position});
   }
   CommitForLagTools(commit, "offsets published but not committed to Kafka");
+  return absl::OkStatus();
+}
+
+absl::Status KafkaSegmentSink::CheckNoOtherWriter() {
+  PV_RETURN_IF_ERROR(catalogue_.Refresh(), "reading published segments in ", options_.dir,
+                     " before publishing");
+  const absl::flat_hash_map<int32_t, int64_t> next = catalogue_.NextKafkaOffsets(options_.topic);
+  for (const auto& [partition, start] : open_start_) {
+    auto it = next.find(partition);
+    if (it == next.end() || it->second <= start) continue;
+    // Someone else's segment of this partition ends past where ours begins
+    // (ours would be the only writer of the partition's newest positions).
+    std::string by = "another writer";
+    for (const auto& [name, info] : catalogue_.segments()) {
+      if (info.kind != segment::SourceKind::kKafka || info.source != options_.topic) continue;
+      for (const segment::PartitionRange& r : info.ranges) {
+        if (r.partition == partition && r.records > 0 && r.end_position == it->second) {
+          by = name;
+        }
+      }
+    }
+    const std::string why = absl::StrCat(
+        "topic ", options_.topic, " partition ", partition, " was published up to position ",
+        it->second, " by ", by, " after this process's open segment began at ", start,
+        ": the partition was taken from this process without a revocation reaching it (a "
+        "member paused past its session or poll timeout?)");
+    Abandon(why);  // clears open_start_: leave the loop now
+    return absl::FailedPreconditionError(absl::StrCat(
+        "not publishing: ", why, "; the open segment is discarded, restart consume to rejoin"));
+  }
   return absl::OkStatus();
 }
 
@@ -224,6 +288,10 @@ void KafkaSegmentSink::Abandon(absl::string_view why) {
   PV_LOG(WARNING) << "discarding the open segment (" << open->records()
                   << " records, consumed again by whoever owns the partitions): " << why;
   writer_.Abandon();
+  // Positions of the discarded records were consumed here but are nowhere
+  // on disk: nothing more of these partitions until they are assigned again
+  // and resume from the directory.
+  for (const auto& [partition, start] : open_start_) next_.erase(partition);
   open_start_.clear();
   ++totals_.abandoned;
 }

@@ -21,6 +21,18 @@
 // not expect (left over from a revoked assignment, or before the resume
 // point) is dropped and counted.
 //
+// Several hosts, one directory: the members of a group may run on several
+// machines (or as several processes of one), each under its own host name
+// (options.host), all publishing into one shared directory. Resume points
+// are taken from every host's segments alike. A segment never holds records
+// of a partition after its revocation: what cannot be published before the
+// revocation completes is discarded. Before each publish the directory is
+// read again, and if another writer has published the partition past where
+// the open segment begins (this process lost it without being told), the
+// segment is discarded and the publish fails. Init removes the temporary
+// files of dead writers of this host name only. What the shared filesystem
+// must guarantee: docs/operations.md ("Several hosts, one directory").
+//
 //   KafkaSegmentSink sink(options, raw_store);   // raw_store may be null
 //   PV_RETURN_IF_ERROR(sink.Init());
 //   consumer options.rebalance_listener = &sink;  ... Create, Subscribe ...
@@ -34,6 +46,11 @@
 // Threading: everything runs on the consumer's polling thread (librdkafka
 // calls the listener methods from Poll and Close). Every member of a group
 // must use the same directory: it is where the offsets live.
+//
+// Errors: after an error from Append or a publish the open segment is gone
+// (its records are consumed again after a restart) and its partitions are
+// not consumed by this sink until they are assigned again; the caller
+// should stop, as consume does.
 #ifndef PV_INGEST_KAFKA_SEGMENT_SINK_H_
 #define PV_INGEST_KAFKA_SEGMENT_SINK_H_
 
@@ -81,10 +98,13 @@ class KafkaSegmentSink : public kafka::RebalanceListener {
   KafkaSegmentSink(KafkaSegmentSinkOptions options, RawStore* raw_store);
   ~KafkaSegmentSink() override;
 
-  // Reads the published segments of the directory (an unreadable one is an
+  // Takes the writer lock of (directory, host, topic), removes the temporary
+  // files of dead writers under this host name (never another host's), and
+  // reads the published segments of the directory (an unreadable one is an
   // error naming it: resuming without its offsets could lose or duplicate).
   absl::Status Init();
   size_t published_at_start() const { return published_at_start_; }
+  int temp_files_removed_at_start() const { return temp_files_removed_at_start_; }
 
   // The consumer to commit to and ask for watermarks; borrowed, may change.
   void set_consumer(kafka::ConsumerControl* consumer) { consumer_ = consumer; }
@@ -105,7 +125,8 @@ class KafkaSegmentSink : public kafka::RebalanceListener {
   // Flushes the raw store, publishes the open segment (if any; it is
   // discarded instead when the consumer reports the assignment lost) and
   // commits its offsets to Kafka for lag tools (a failed commit is only a
-  // warning).
+  // warning). kFailedPrecondition, the segment discarded, when another
+  // writer published one of its partitions meanwhile (CheckNoOtherWriter).
   absl::Status PublishOpen();
 
   // For lag tools (and pv_consume_partition_lag, librdkafka's committed
@@ -127,7 +148,16 @@ class KafkaSegmentSink : public kafka::RebalanceListener {
   const ConsumeTotals& totals() const { return totals_; }
 
  private:
+  // Discards the open segment (logging `why`) and drops its partitions from
+  // next_: their records were read here but are nowhere on disk.
   void Abandon(absl::string_view why);
+  // Reads the directory again; if a partition of the open segment was
+  // published past the segment's start position by another writer, discards
+  // the segment and returns kFailedPrecondition naming the partition and
+  // the other segment. Narrows, but cannot close, the window in which a
+  // member that lost its partitions unknowingly publishes them too: there
+  // is no fencing between the check and the rename.
+  absl::Status CheckNoOtherWriter();
   // Commits `offsets` to Kafka and remembers them; a failure is a warning
   // that starts with `what`.
   void CommitForLagTools(const std::vector<kafka::TopicPartitionOffset>& offsets,
@@ -139,6 +169,7 @@ class KafkaSegmentSink : public kafka::RebalanceListener {
   segment::SegmentCatalogue catalogue_;
   segment::RollingSegmentWriter writer_;
   size_t published_at_start_ = 0;
+  int temp_files_removed_at_start_ = 0;
   // Assigned partitions -> next offset expected (-1: from the beginning,
   // whatever it is now).
   absl::flat_hash_map<int32_t, int64_t> next_;

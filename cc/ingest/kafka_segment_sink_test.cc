@@ -4,6 +4,11 @@
 #include "cc/ingest/kafka_segment_sink.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include <map>
 #include <string>
@@ -12,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cc/ingest/raw_store.h"
+#include "cc/segment/naming.h"
 #include "cc/segment/segment.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -54,15 +60,18 @@ class FakeConsumer : public kafka::ConsumerControl {
 class RecordingStore : public RawStore {
  public:
   absl::Status Add(absl::string_view, int32_t p, int64_t o, absl::string_view) override {
+    if (fail_add) return absl::UnavailableError("raw store down");
     pending.emplace_back(p, o);
     return absl::OkStatus();
   }
   absl::Status Flush() override {
+    if (fail_flush) return absl::UnavailableError("raw store down");
     flushed.insert(flushed.end(), pending.begin(), pending.end());
     pending.clear();
     return absl::OkStatus();
   }
   std::vector<std::pair<int32_t, int64_t>> pending, flushed;
+  bool fail_add = false, fail_flush = false;
 };
 
 std::string MakeTempDir() {
@@ -359,6 +368,150 @@ TEST_F(KafkaSegmentSinkTest, RestartsAtAnyPointGiveEveryOffsetExactlyOnce) {
     ASSERT_EQ(published.size(), static_cast<size_t>(kOffsets));
     for (const auto& [coordinate, count] : published) EXPECT_EQ(count, 1) << coordinate.second;
   }
+}
+
+// --- several hosts, one directory (members of one group on several machines)
+
+KafkaSegmentSinkOptions OnHost(KafkaSegmentSinkOptions o, const std::string& host) {
+  o.host = host;
+  return o;
+}
+
+// A partition resumes after the newest segment of the directory, whichever
+// host wrote it, and moves back and forth without a gap or a duplicate.
+TEST_F(KafkaSegmentSinkTest, PartitionsResumeAfterEveryHostsSegments) {
+  KafkaSegmentSink a(OnHost(Options(), "hosta"), nullptr);
+  KafkaSegmentSink b(OnHost(Options(), "hostb"), nullptr);
+  ASSERT_TRUE(a.Init().ok());
+  ASSERT_TRUE(b.Init().ok());  // each host has its own writer lock
+  EXPECT_THAT(Assign(a, {0, 1}),
+              ElementsAre(Pair(0, kafka::kOffsetBeginning), Pair(1, kafka::kOffsetBeginning)));
+  for (int64_t o = 0; o < 3; ++o) {
+    ASSERT_TRUE(Append(a, 0, o).ok());
+    ASSERT_TRUE(Append(a, 1, o).ok());
+  }
+  ASSERT_TRUE(a.OnRevoke({{kTopic, 0, 0}, {kTopic, 1, 0}}, /*lost=*/false).ok());
+  EXPECT_THAT(Assign(b, {0, 1}), ElementsAre(Pair(0, 3), Pair(1, 3)));
+  for (int64_t o = 3; o < 6; ++o) ASSERT_TRUE(Append(b, 0, o).ok());
+  ASSERT_TRUE(b.OnRevoke({{kTopic, 0, 0}, {kTopic, 1, 0}}, /*lost=*/false).ok());
+  EXPECT_THAT(Assign(a, {0, 1}), ElementsAre(Pair(0, 6), Pair(1, 3)));
+  ASSERT_TRUE(Append(a, 0, 6).ok());
+  ASSERT_TRUE(a.PublishOpen().ok());
+  auto published = PublishedOffsets(dir_);
+  EXPECT_EQ(published.size(), 10u);
+  for (const auto& [coordinate, count] : published) EXPECT_EQ(count, 1);
+}
+
+// A member that lost a partition without hearing of it (paused past its
+// session) must not publish it once its new owner has: its open segment is
+// discarded and the publish fails.
+TEST_F(KafkaSegmentSinkTest, AZombieDoesNotPublishAPartitionAnotherHostPublished) {
+  KafkaSegmentSink zombie(OnHost(Options(), "hosta"), nullptr);
+  KafkaSegmentSink owner(OnHost(Options(), "hostb"), nullptr);
+  ASSERT_TRUE(zombie.Init().ok());
+  ASSERT_TRUE(owner.Init().ok());
+  zombie.set_consumer(&consumer_);
+  Assign(zombie, {0, 1});
+  for (int64_t o = 0; o < 3; ++o) {
+    ASSERT_TRUE(Append(zombie, 0, o).ok());
+    ASSERT_TRUE(Append(zombie, 1, o).ok());
+  }
+  EXPECT_THAT(Assign(owner, {0}), ElementsAre(Pair(0, kafka::kOffsetBeginning)));
+  for (int64_t o = 0; o < 5; ++o) ASSERT_TRUE(Append(owner, 0, o).ok());
+  ASSERT_TRUE(owner.PublishOpen().ok());
+
+  const absl::Status s = zombie.PublishOpen();
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_NE(s.message().find("partition 0 was published up to position 5"), std::string::npos)
+      << s;
+  EXPECT_NE(s.message().find("-hostb.pvseg"), std::string::npos) << s;
+  EXPECT_EQ(zombie.totals().abandoned, 1u);
+  EXPECT_TRUE(consumer_.committed.empty());
+  // Nothing more of the discarded partitions until they are assigned again.
+  ASSERT_TRUE(Append(zombie, 1, 3).ok());
+  ASSERT_TRUE(zombie.PublishOpen().ok());
+  auto published = PublishedOffsets(dir_);
+  ASSERT_EQ(published.size(), 5u);
+  for (const auto& [coordinate, count] : published) {
+    EXPECT_EQ(coordinate.first, 0);
+    EXPECT_EQ(count, 1);
+  }
+}
+
+// When the publish before a revocation fails, the records of the revoked
+// partitions are discarded, never published later (the new owner reads them).
+TEST_F(KafkaSegmentSinkTest, ARevocationWhosePublishFailsDiscardsTheOpenSegment) {
+  RecordingStore store;
+  KafkaSegmentSink sink(Options(), &store);
+  ASSERT_TRUE(sink.Init().ok());
+  sink.set_consumer(&consumer_);
+  Assign(sink, {0});
+  for (int64_t o = 0; o < 3; ++o) ASSERT_TRUE(Append(sink, 0, o).ok());
+  store.fail_flush = true;
+  EXPECT_FALSE(sink.OnRevoke({{kTopic, 0, 0}}, /*lost=*/false).ok());
+  store.fail_flush = false;
+  ASSERT_TRUE(sink.PublishOpen().ok());  // what consume does on its way out
+  EXPECT_TRUE(PublishedOffsets(dir_).empty());
+  EXPECT_EQ(sink.totals().abandoned, 1u);
+  EXPECT_THAT(Assign(sink, {0}), ElementsAre(Pair(0, kafka::kOffsetBeginning)));
+}
+
+// A failed append (here: the raw store's) discards the open segment: the
+// consumer's position is past the record, so an end position taken from it
+// would skip the record for good.
+TEST_F(KafkaSegmentSinkTest, AFailedAppendDiscardsTheOpenSegment) {
+  RecordingStore store;
+  KafkaSegmentSink sink(Options(), &store);
+  ASSERT_TRUE(sink.Init().ok());
+  sink.set_consumer(&consumer_);
+  Assign(sink, {0});
+  ASSERT_TRUE(Append(sink, 0, 0).ok());
+  ASSERT_TRUE(Append(sink, 0, 1).ok());
+  store.fail_add = true;
+  consumer_.position[0] = 3;
+  const absl::Status s = Append(sink, 0, 2);
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_NE(s.message().find("partition 0 offset 2"), std::string::npos) << s;
+  ASSERT_TRUE(sink.PublishOpen().ok());
+  EXPECT_TRUE(PublishedOffsets(dir_).empty());
+  EXPECT_EQ(sink.totals().abandoned, 1u);
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string PlantTempFile(const std::string& dir, int64_t pid, const std::string& host) {
+  const std::string path = absl::StrCat(
+      dir, "/.", segment::MakeSegmentName(kTopic, 1700000000000, 1, pid, host), ".pvseg.tmp");
+  std::ofstream(path) << "half a segment";
+  return path;
+}
+
+// Init removes the temporary files of dead writers under its own host name,
+// and nothing of another host name, dead or alive, nor of a live process.
+TEST_F(KafkaSegmentSinkTest, InitRemovesOnlyDeadWritersTempFilesOfItsOwnHost) {
+  const pid_t dead = ::fork();
+  if (dead == 0) _exit(0);
+  ASSERT_GT(dead, 0);
+  ASSERT_EQ(::waitpid(dead, nullptr, 0), dead);
+  const std::string dead_a = PlantTempFile(dir_, dead, "hosta");
+  const std::string live_a = PlantTempFile(dir_, ::getpid(), "hosta");
+  const std::string dead_b = PlantTempFile(dir_, dead, "hostb");
+  const std::string live_b = PlantTempFile(dir_, ::getpid(), "hostb");
+  KafkaSegmentSink sink(OnHost(Options(), "hosta"), nullptr);
+  ASSERT_TRUE(sink.Init().ok());
+  EXPECT_EQ(sink.temp_files_removed_at_start(), 1);
+  EXPECT_FALSE(Exists(dead_a));
+  EXPECT_TRUE(Exists(live_a));
+  EXPECT_TRUE(Exists(dead_b));  // host b's own start removes it
+  EXPECT_TRUE(Exists(live_b));
+  KafkaSegmentSink b(OnHost(Options(), "hostb"), nullptr);
+  ASSERT_TRUE(b.Init().ok());
+  EXPECT_FALSE(Exists(dead_b));
+  EXPECT_TRUE(Exists(live_b));
+  EXPECT_TRUE(Exists(live_a));
 }
 
 }  // namespace

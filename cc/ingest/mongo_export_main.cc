@@ -141,7 +141,7 @@ int Run() {
       return ErrnoStatus(errno, "create directory", dir);
     }
     PV_RETURN_IF_ERROR(writer.Lock("mongo_export"));
-    PV_RETURN_IF_ERROR(segment::RemoveDeadWritersTempFiles(dir).status());
+    PV_RETURN_IF_ERROR(writer.RemoveDeadWritersTempFiles().status());
     segment::SegmentCatalogue published(dir);
     PV_RETURN_IF_ERROR(published.Refresh());
     std::string after_id_json;

@@ -91,7 +91,7 @@ TEST(RemoveDeadWritersTempFilesTest, RemovesOnlyDeadWritersOfThisHost) {
   const std::string foreign = absl::StrCat(dir, "/.t-20240101T000000.000-0badc0de.pvseg.tmp");
   for (const auto& p : {dead, alive, other_host, foreign}) Touch(p);
   if (host == "elsewhere_x") GTEST_SKIP();
-  auto removed = RemoveDeadWritersTempFiles(dir, [](int64_t pid) { return pid == 222; });
+  auto removed = RemoveDeadWritersTempFiles(dir, host, [](int64_t pid) { return pid == 222; });
   ASSERT_TRUE(removed.ok()) << removed.status();
   EXPECT_EQ(*removed, 1);
   EXPECT_FALSE(Exists(dead));
@@ -106,7 +106,7 @@ TEST(RemoveDeadWritersTempFilesTest, DefaultCheckKeepsOwnProcessFiles) {
                                                                    SanitizedHostName()),
                                         ".pvseg.tmp");
   Touch(mine);
-  auto removed = RemoveDeadWritersTempFiles(dir);
+  auto removed = RemoveDeadWritersTempFiles(dir, "");
   ASSERT_TRUE(removed.ok()) << removed.status();
   EXPECT_EQ(*removed, 0);
   EXPECT_TRUE(Exists(mine));

@@ -125,8 +125,8 @@ std::optional<TempFileOwner> ParseTempFileOwner(absl::string_view name) {
 }
 
 absl::StatusOr<int> RemoveDeadWritersTempFiles(const std::string& dir,
-                                               std::function<bool(int64_t)> process_alive,
-                                               const std::string& host_name) {
+                                               absl::string_view host_name,
+                                               std::function<bool(int64_t)> process_alive) {
   if (!process_alive) process_alive = DefaultProcessAlive;
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return ErrnoStatus(errno, "open directory", dir);
@@ -150,7 +150,8 @@ absl::StatusOr<int> RemoveDeadWritersTempFiles(const std::string& dir,
     const std::string path = absl::StrCat(dir, "/", name);
     if (::unlink(path.c_str()) == 0) {
       ++removed;
-      PV_LOG(INFO) << "removed " << path << " (temporary file of a writer that died)";
+      PV_LOG(INFO) << "removed " << path << " (temporary file of a writer on host " << host
+                   << " that died)";
     } else if (errno != ENOENT) {
       return ErrnoStatus(errno, "remove stale temporary file", path);
     }

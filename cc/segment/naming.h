@@ -67,14 +67,18 @@ struct TempFileOwner {
 };
 std::optional<TempFileOwner> ParseTempFileOwner(absl::string_view file_name);
 
-// Deletes the temporary files in `dir` named by this scheme on `host`
-// (empty: SanitizedHostName()) whose writer process is gone
-// (`process_alive(pid)` false; by default kill(pid, 0) says ESRCH). Returns
-// how many it deleted; logs each. A reused pid only means a stale file stays
-// until the next start.
+// Deletes the temporary files in `dir` named by this scheme under the host
+// name `host` (sanitized; empty: SanitizedHostName()) whose writer process is
+// gone (`process_alive(pid)` false; by default kill(pid, 0) says ESRCH).
+// Files of any other host name are never touched, whatever their pid: a pid
+// means something only on the machine that wrote it, so the caller must pass
+// the host name its own writers use (the --host of the stage; see
+// RollingSegmentWriter::RemoveDeadWritersTempFiles). Returns how many it
+// deleted; logs each. A reused pid only means a stale file stays until the
+// next start.
 absl::StatusOr<int> RemoveDeadWritersTempFiles(
-    const std::string& dir, std::function<bool(int64_t)> process_alive = nullptr,
-    const std::string& host = "");
+    const std::string& dir, absl::string_view host,
+    std::function<bool(int64_t)> process_alive = nullptr);
 
 }  // namespace pv::segment
 

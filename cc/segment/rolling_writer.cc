@@ -22,6 +22,10 @@ absl::Status RollingSegmentWriter::Lock(absl::string_view program) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> RollingSegmentWriter::RemoveDeadWritersTempFiles() {
+  return segment::RemoveDeadWritersTempFiles(options_.dir, namer_.host());
+}
+
 absl::Status RollingSegmentWriter::Append(const RecordMeta& meta, absl::string_view payload) {
   if (lock_ == nullptr) {
     return absl::FailedPreconditionError("RollingSegmentWriter: Append before Lock");

@@ -8,6 +8,7 @@
 //   o.roll_bytes = 256 << 20;
 //   RollingSegmentWriter writer(o);
 //   PV_RETURN_IF_ERROR(writer.Lock("import"));
+//   PV_RETURN_IF_ERROR(writer.RemoveDeadWritersTempFiles().status());
 //   for (...) {
 //     PV_RETURN_IF_ERROR(writer.Append(meta, payload));
 //     PV_ASSIGN_OR_RETURN(auto published, writer.PublishIfDue());
@@ -16,7 +17,9 @@
 //
 // Each published segment is logged ("published <path> (N records, ...)") and
 // counted. Until it is published a segment is a hidden temporary file that a
-// crash leaves behind (see naming.h for who removes it). Not thread-safe.
+// crash leaves behind; a stage that calls RemoveDeadWritersTempFiles at its
+// next start under the same host name removes it (consume and mongo_export
+// do). Not thread-safe.
 #ifndef PV_SEGMENT_ROLLING_WRITER_H_
 #define PV_SEGMENT_ROLLING_WRITER_H_
 
@@ -61,6 +64,14 @@ class RollingSegmentWriter {
   // writer_lock.h), held until the writer is destroyed; `program` names this
   // process to a rival. Required before the first Append.
   absl::Status Lock(absl::string_view program);
+
+  // Deletes the temporary files that dead writers under this writer's host
+  // name left in the directory (naming.h's RemoveDeadWritersTempFiles with
+  // options().host), never those of another host name or of a live process;
+  // returns how many. Call it after Lock(), before the first Append: the lock
+  // holds off a live writer of this host and source, and the stage's own
+  // temporary file does not exist yet.
+  absl::StatusOr<int> RemoveDeadWritersTempFiles();
 
   // Appends one record (SegmentWriter::Append's contract), opening a segment
   // first when none is open. kFailedPrecondition before Lock().
