@@ -4,8 +4,9 @@
 #   2. builds everything (bazel build //...);
 #   3. runs the unit tests;
 #   4. starts the real services on loopback (PostgreSQL, 3+1 Kafka brokers,
-#      FerretDB) and runs the integration tests against them, stopping the
-#      services on exit whatever happens;
+#      FerretDB) and runs the integration tests against them, the demo, and
+#      the Spark test (tools/spark/spark_test.sh, when tools/spark/install.sh
+#      can install pyspark), stopping the services on exit whatever happens;
 #   5. runs the unit tests again under ASan+UBSan, and the parallel code under
 #      TSan;
 #   6. builds the libFuzzer targets with clang and fuzzes each briefly;
@@ -83,6 +84,13 @@ if tools/services/all.sh start; then
   phase "integration tests"
   run_bazel_tests integration --test_tag_filters=integration //...
   check demo_pipeline tools/demo.sh --ci
+  # The scan as Spark tasks: when the project's install step can install
+  # pyspark (from PyPI, into .run/bench-venv).
+  if tools/spark/install.sh >"$LOG_DIR/spark-install.log" 2>&1; then
+    check spark_scan_tasks tools/spark/spark_test.sh
+  else
+    echo "SKIP spark_scan_tasks: pyspark could not be installed (see $LOG_DIR/spark-install.log)"
+  fi
 else
   failures+=("services failed to start"); failed=$((failed + 1))
 fi
