@@ -922,6 +922,20 @@ def main_nightly(args, pg, peers_ready, settings, machine):
                    for res in results], f, indent=1, default=str)
 
 
+def build_binaries():
+    subprocess.run(["bazel", "build"] + ["//" + t.rsplit("/", 1)[0] + ":" + t.rsplit("/", 1)[1]
+                                         for t in TARGETS.values()], cwd=REPO, check=True)
+    # bazel-bin follows whoever built last (another config on a shared
+    # machine): take the default (opt) config's outputs and keep a copy.
+    bazel_bin = subprocess.run(["bazel", "info", "bazel-bin"], cwd=REPO, check=True,
+                               capture_output=True, text=True).stdout.strip()
+    os.makedirs(BIN_DIR, exist_ok=True)
+    for name, target in TARGETS.items():
+        if os.path.exists(BIN[name]):
+            os.remove(BIN[name])  # bazel outputs are read-only
+        shutil.copy2(os.path.join(bazel_bin, target), BIN[name])
+
+
 def machine_line():
     cpu = "unknown CPU"
     try:
@@ -975,17 +989,7 @@ def main():
     args.peers = args.peers.split(",")
 
     if not args.skip_build:
-        subprocess.run(["bazel", "build", "//tools/datagen:datagen", "//cc/ingest:import",
-                        "//cc/etl:batch"], cwd=REPO, check=True)
-        # bazel-bin follows whoever built last (another config on a shared
-        # machine): take the default (opt) config's outputs and keep a copy.
-        bazel_bin = subprocess.run(["bazel", "info", "bazel-bin"], cwd=REPO, check=True,
-                                   capture_output=True, text=True).stdout.strip()
-        os.makedirs(BIN_DIR, exist_ok=True)
-        for name, target in TARGETS.items():
-            if os.path.exists(BIN[name]):
-                os.remove(BIN[name])  # bazel outputs are read-only
-            shutil.copy2(os.path.join(bazel_bin, target), BIN[name])
+        build_binaries()
     missing = [b for b in BIN.values() if not os.path.exists(b)]
     if missing:
         sys.exit(f"missing {missing}: run without --skip-build")
