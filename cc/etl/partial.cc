@@ -87,7 +87,11 @@ class SectionReader {
   }
   uint64_t Bounded(const char* field, uint64_t at_most) {
     const uint64_t v = U(field);
-    if (ok() && v > at_most) Fail(field, absl::StrCat("value ", v, " is above ", at_most));
+    if (!ok()) return 0;
+    if (v > at_most) {
+      Fail(field, absl::StrCat("value ", v, " is above ", at_most));
+      return 0;
+    }
     return v;
   }
   // A count of items of at least one byte each.

@@ -62,7 +62,10 @@ TEST(PartialFuzzTest, SeedsRunCleanly) {
 TEST(PartialFuzzTest, CheckedInSeedsRunCleanly) {
   const std::string dir =
       absl::StrCat(std::getenv("TEST_SRCDIR"), "/productview/cc/etl/testdata/partial_fuzz_seeds");
-  for (const char* name : kSeedNames) {
+  std::vector<std::string> names(std::begin(kSeedNames), std::end(kSeedNames));
+  // Inputs the fuzzer once failed on, kept as seeds.
+  names.push_back("crash_huge_count");  // a count above the bytes left was still reserved
+  for (const std::string& name : names) {
     std::ifstream in(absl::StrCat(dir, "/", name), std::ios::binary);
     ASSERT_TRUE(in.good()) << name;
     std::stringstream ss;
