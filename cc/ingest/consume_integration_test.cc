@@ -206,6 +206,40 @@ std::vector<Record> ReadAll(const std::string& dir, const std::string& source) {
   return out;
 }
 
+// Every offset of `topic` (its watermarks now) is in exactly one record of
+// the segments of `dir`, and every produced record (keyed by its index in
+// `values`) exactly once, with its payload. `context` ends failure messages.
+void ExpectEveryOffsetOnce(kafka::Admin* admin, const std::vector<std::string>& values,
+                           const std::string& dir, const std::string& topic,
+                           const std::string& context = "") {
+  auto marks = admin->Watermarks(topic, absl::Seconds(30));
+  ASSERT_TRUE(marks.ok()) << marks.status();
+  absl::flat_hash_map<Coordinate, int> seen;
+  std::vector<int> key_seen(values.size(), 0);
+  const std::vector<Record> records = ReadAll(dir, topic);
+  for (const Record& r : records) {
+    ++seen[{r.partition, r.offset}];
+    size_t key = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(r.key, &key) && key < values.size()) << r.key;
+    ++key_seen[key];
+    ASSERT_EQ(r.payload, values[key]) << "partition " << r.partition << " offset " << r.offset;
+  }
+  int64_t expected = 0;
+  for (const kafka::PartitionWatermarks& w : *marks) {
+    expected += w.high - w.low;
+    for (int64_t o = w.low; o < w.high; ++o) {
+      auto it = seen.find(Coordinate{w.partition, o});
+      ASSERT_TRUE(it != seen.end()) << "partition " << w.partition << " offset " << o
+                                    << " missing" << context;
+      ASSERT_EQ(it->second, 1) << "partition " << w.partition << " offset " << o
+                               << " duplicated" << context;
+    }
+  }
+  EXPECT_EQ(static_cast<int64_t>(records.size()), expected);
+  EXPECT_EQ(expected, static_cast<int64_t>(values.size()));
+  for (size_t k = 0; k < key_seen.size(); ++k) ASSERT_EQ(key_seen[k], 1) << "key " << k;
+}
+
 int CountTempFiles(const std::string& dir) {
   int n = 0;
   DIR* d = ::opendir(dir.c_str());
@@ -278,32 +312,8 @@ TEST_F(Fixture, ExactlyOnceIntoSegmentsUnderRepeatedSigkill) {
   final_args.push_back("--exit-at-end");
   ASSERT_EQ(RunToEnd(Binary("consume"), final_args, log), 0) << Tail(log);
 
-  auto marks = admin_->Watermarks(topic, absl::Seconds(30));
-  ASSERT_TRUE(marks.ok()) << marks.status();
-  absl::flat_hash_map<Coordinate, int> seen;
-  std::vector<int> key_seen(values_.size(), 0);
-  const std::vector<Record> records = ReadAll(dir, topic);
-  for (const Record& r : records) {
-    ++seen[{r.partition, r.offset}];
-    size_t key = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(r.key, &key) && key < values_.size()) << r.key;
-    ++key_seen[key];
-    ASSERT_EQ(r.payload, values_[key]) << "partition " << r.partition << " offset " << r.offset;
-  }
-  int64_t expected = 0;
-  for (const kafka::PartitionWatermarks& w : *marks) {
-    expected += w.high - w.low;
-    for (int64_t o = w.low; o < w.high; ++o) {
-      auto it = seen.find(Coordinate{w.partition, o});
-      ASSERT_TRUE(it != seen.end()) << "partition " << w.partition << " offset " << o
-                                    << " missing";
-      ASSERT_EQ(it->second, 1) << "partition " << w.partition << " offset " << o
-                               << " duplicated";
-    }
-  }
-  EXPECT_EQ(static_cast<int64_t>(records.size()), expected);
-  EXPECT_EQ(expected, static_cast<int64_t>(values_.size()));
-  for (size_t k = 0; k < key_seen.size(); ++k) ASSERT_EQ(key_seen[k], 1) << "key " << k;
+  ExpectEveryOffsetOnce(admin_.get(), values_, dir, topic);
+  if (HasFatalFailure()) return;
   // The last run removed the temporary files its killed predecessors left.
   EXPECT_EQ(CountTempFiles(dir), 0);
   auto paths = segment::ListSegments(dir);
@@ -311,7 +321,7 @@ TEST_F(Fixture, ExactlyOnceIntoSegmentsUnderRepeatedSigkill) {
   EXPECT_GT(paths->size(), 3u);
   std::printf("exactly-once: %zu records, %zu segments, %d SIGKILLs at random moments, %d in "
               "the publish window\n",
-              records.size(), paths->size(), kills, window_kills);
+              values_.size(), paths->size(), kills, window_kills);
   EXPECT_TRUE(admin_->DeleteTopic(topic, absl::Seconds(30)).ok());
 }
 
@@ -670,33 +680,12 @@ TEST_F(Fixture, ThreeHostsOnOneDirectoryExactlyOnceUnderSigkills) {
     EXPECT_EQ(WaitExit(pid[h], absl::Seconds(60)), 0) << h << "\n" << tails();
   }
 
+  ExpectEveryOffsetOnce(admin_.get(), values_, dir, topic, "\n" + tails());
+  if (HasFatalFailure()) return;
   auto marks = admin_->Watermarks(topic, absl::Seconds(30));
   ASSERT_TRUE(marks.ok()) << marks.status();
-  absl::flat_hash_map<Coordinate, int> seen;
-  std::vector<int> key_seen(values_.size(), 0);
-  const std::vector<Record> records = ReadAll(dir, topic);
-  for (const Record& r : records) {
-    ++seen[{r.partition, r.offset}];
-    size_t key = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(r.key, &key) && key < values_.size()) << r.key;
-    ++key_seen[key];
-    ASSERT_EQ(r.payload, values_[key]) << "partition " << r.partition << " offset " << r.offset;
-  }
-  int64_t expected = 0;
-  for (const kafka::PartitionWatermarks& w : *marks) {
-    expected += w.high - w.low;
-    for (int64_t o = w.low; o < w.high; ++o) {
-      auto it = seen.find(Coordinate{w.partition, o});
-      ASSERT_TRUE(it != seen.end()) << "partition " << w.partition << " offset " << o
-                                    << " missing\n" << tails();
-      ASSERT_EQ(it->second, 1) << "partition " << w.partition << " offset " << o
-                               << " duplicated\n" << tails();
-    }
-  }
   EXPECT_EQ(marks->size(), 6u);
-  EXPECT_EQ(static_cast<int64_t>(records.size()), expected);
-  EXPECT_EQ(expected, static_cast<int64_t>(produced));
-  for (size_t k = 0; k < key_seen.size(); ++k) ASSERT_EQ(key_seen[k], 1) << "key " << k;
+  EXPECT_EQ(values_.size(), produced);
 
   // Partitions did move between the hosts.
   std::map<int32_t, std::set<std::string>> writers;
@@ -720,7 +709,7 @@ TEST_F(Fixture, ThreeHostsOnOneDirectoryExactlyOnceUnderSigkills) {
   ::unlink(live_b.c_str());
   std::printf("three hosts: %zu records in %zu segments, %d SIGKILLs, %d of 6 partitions "
               "written by several hosts, %.0f s\n",
-              records.size(), paths->size(), kills, moved,
+              values_.size(), paths->size(), kills, moved,
               absl::ToDoubleSeconds(absl::Now() - began));
   EXPECT_TRUE(admin_->DeleteTopic(topic, absl::Seconds(30)).ok());
 }
