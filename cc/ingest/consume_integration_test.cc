@@ -251,6 +251,39 @@ int CountTempFiles(const std::string& dir) {
   return n;
 }
 
+// consume started before its topic exists (the mirror creates it) waits
+// for it. A member that joined the group without the topic would get an
+// empty assignment, and its restart (a static member, group.instance.id,
+// within its session) is handed that assignment again without a
+// rebalance until the leader's next metadata refresh, minutes later: the
+// end-to-end pipeline test once hung on it.
+TEST_F(Fixture, ConsumeStartedBeforeItsTopicExistsWaitsForIt) {
+  const std::string suffix = Unique();
+  const std::string topic = absl::StrCat("pvc-late-", suffix);
+  const std::string dir = MakeDir("late_topic_segments");
+  const std::string log = absl::StrCat(Env("TEST_TMPDIR"), "/consume_late_topic.log");
+  std::vector<std::string> args = {
+      absl::StrCat("--topic=", topic), absl::StrCat("--segments=", dir),
+      absl::StrCat("--group=pvc-late-", suffix), "--segment-mb=1", "--segment-seconds=1",
+      "-X", absl::StrCat("group.instance.id=pvc-late-", suffix), "-X", "session.timeout.ms=10000"};
+  const pid_t first = Spawn(Binary("consume"), args, log);
+  absl::SleepFor(absl::Seconds(3));
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  WaitExit(first, absl::Seconds(10));
+  args.push_back("--exit-at-end");
+  const pid_t second = Spawn(Binary("consume"), args, log);  // within the session
+  absl::SleepFor(absl::Seconds(1));
+  CreateTopic(topic);
+  Produce(topic, 3000);
+  EXPECT_EQ(WaitExit(second, absl::Seconds(90)), 0) << Tail(log);
+  EXPECT_NE(Tail(log, 1 << 20).find("does not exist yet"), std::string::npos) << Tail(log);
+  // What the second run left (it may have reached the end before all was
+  // produced), a third finishes: every record once.
+  ASSERT_EQ(RunToEnd(Binary("consume"), args, log), 0) << Tail(log);
+  ExpectEveryOffsetOnce(admin_.get(), values_, dir, topic);
+  EXPECT_TRUE(admin_->DeleteTopic(topic, absl::Seconds(30)).ok());
+}
+
 TEST_F(Fixture, ExactlyOnceIntoSegmentsUnderRepeatedSigkill) {
   const std::string suffix = Unique();
   const std::string topic = absl::StrCat("pvc-eo-", suffix);

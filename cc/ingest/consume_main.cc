@@ -105,6 +105,28 @@ constexpr char kUsage[] =
     "published); 1 failed (published segments stay valid); 2 bad usage; 130\n"
     "interrupted before a clean finish.";
 
+// Waits until `topic` exists (the mirror creates it), saying so every 30 s;
+// returns early on a shutdown request, fails on other metadata errors.
+absl::Status AwaitTopic(const kafka::KafkaConfig& config, const std::string& topic,
+                        const std::string& brokers) {
+  PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Admin> admin, kafka::Admin::Create(config));
+  absl::Time next_log = absl::Now();
+  while (!ShutdownRequested()) {
+    absl::StatusOr<int> partitions = admin->PartitionCount(topic, absl::Seconds(10));
+    if (partitions.ok()) return absl::OkStatus();
+    if (!absl::IsNotFound(partitions.status())) {
+      return Annotate(partitions.status(), absl::StrCat("brokers ", brokers, " topic ", topic));
+    }
+    if (absl::Now() >= next_log) {
+      PV_LOG(INFO) << "topic " << topic << " does not exist yet on " << brokers
+                   << ": waiting for it (the mirror creates it)";
+      next_log = absl::Now() + absl::Seconds(30);
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  return absl::OkStatus();
+}
+
 int Run(const std::vector<std::string>& properties) {
   const absl::Time started = absl::Now();
   ConfigReport report;
@@ -257,6 +279,15 @@ int Run(const std::vector<std::string>& properties) {
     return 1;
   }
   sink.set_consumer(consumer->get());
+  // Not before the topic exists: a group member that joins while it does
+  // not gets an empty assignment, which a restarted static member
+  // (group.instance.id) is handed again without a rebalance until the group
+  // leader's next metadata refresh (5 minutes).
+  if (absl::Status s = AwaitTopic(*config, topic, brokers); !s.ok()) {
+    PV_LOG(ERROR) << s;
+    return 1;
+  }
+  if (ShutdownRequested()) return 0;
   absl::Status status = (*consumer)->Subscribe({topic});
 
   Progress progress("consume", "messages");
