@@ -14,14 +14,14 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "cc/common/json.h"
 #include "cc/common/files.h"
+#include "cc/common/json.h"
 #include "cc/common/logging.h"
 #include "cc/common/progress.h"
 #include "cc/common/shutdown.h"
@@ -543,6 +543,11 @@ int RunBatch(const BatchOptions& options) {
     MergeScanResults(std::move(*again), &*scan);
   }
   SelectFactDays(plan.reload, &*scan);
+  if (!partials.empty()) {
+    PV_LOG(WARNING) << partials.size() << " partial file(s) in " << options.partials_dir
+                    << " were not used (another run's selection or quarantine flag), e.g. "
+                    << partials[0].first;
+  }
   if (plan_only) {
     std::fprintf(options.summary, "{\"step\":\"load\"}\n");
     std::fflush(options.summary);

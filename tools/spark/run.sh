@@ -29,15 +29,17 @@
 #
 # pyspark (the version pinned in benchmarks/e2e/requirements.txt) is
 # installed into the project's Python environment, .run/bench-venv, when
-# missing (tools/spark/install.sh); Spark needs java (17) on PATH. Exit
-# code: the batch's (0 loaded, 1 failed and nothing loaded, 3 too many
-# invalid records, ...).
+# missing (tools/spark/install.sh); Spark needs java (17) on PATH, and the
+# executors a python 3: PYSPARK_PYTHON, default this venv's interpreter (fine
+# for local[N]; set it to the executors' python on a cluster). Exit code:
+# the batch's (0 loaded, 1 failed and nothing loaded, 3 too many invalid
+# records, ...).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${PV_VENV:-$REPO/.run/bench-venv}"
 log() { printf '[spark/run.sh] %s\n' "$*" >&2; }
-usage() { sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 master="" segments="" pg="" quarantine="" partials="" tasks=0 task_threads=1 binary=""
 batch_flags=()
@@ -85,7 +87,7 @@ args=(--master="$master" --segments="$segments" --partials="$partials" --batch-b
 [[ -n "$pg" ]] && args+=(--pg="$pg")
 [[ -n "$quarantine" ]] && args+=(--quarantine="$quarantine")
 unset PYSPARK_HADOOP_VERSION
-export PYSPARK_PYTHON="$VENV/bin/python"
+export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$VENV/bin/python}"  # the executors' python
 set +e
 "$VENV/bin/python" "$REPO/tools/spark/driver.py" "${args[@]}" -- "${batch_flags[@]}"
 code=$?
