@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "cc/common/crash_point.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
 #include "cc/etl/dictionary.h"
@@ -230,6 +231,7 @@ absl::Status ScanBlock(const segment::SegmentReader& reader, const std::string& 
                        uint32_t segment_index, uint32_t block_index, bool quarantine,
                        const ScanOptions& options, const Selection& sel, ThreadState& st) {
   PV_RETURN_IF_ERROR(reader.ReadBlock(block_index, &st.block));
+  CrashPoint("scan.block");  // tests: a scan killed in the middle
   if (st.segments.size() <= segment_index) st.segments.resize(options.segments.size());
   SegmentCounts& seg = st.segments[segment_index];
   const size_t n = st.block.size();

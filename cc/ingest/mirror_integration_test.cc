@@ -349,9 +349,21 @@ class MirrorIntegrationTest : public ::testing::Test {
     auto uncommitted = kafka::Consumer::Create(local_, uncommitted_options);
     EXPECT_TRUE(committed.ok() && uncommitted.ok());
     if (!committed.ok() || !uncommitted.ok()) return false;
+    // Right after a broker was killed, the one asked may no longer lead the
+    // partition (NOT_LEADER_FOR_PARTITION) until metadata catches up: ask
+    // again for a while.
+    auto query = [&](kafka::Consumer* c, int32_t p) {
+      auto w = c->QueryWatermarks(topic, p, kOpTimeout);
+      for (int i = 0; i < 40 && (absl::IsUnavailable(w.status()) || absl::IsNotFound(w.status()));
+           ++i) {
+        absl::SleepFor(absl::Milliseconds(250));
+        w = c->QueryWatermarks(topic, p, kOpTimeout);
+      }
+      return w;
+    };
     for (int32_t p = 0; p < 3; ++p) {
-      auto stable = (*committed)->QueryWatermarks(topic, p, kOpTimeout);
-      auto high = (*uncommitted)->QueryWatermarks(topic, p, kOpTimeout);
+      auto stable = query(committed->get(), p);
+      auto high = query(uncommitted->get(), p);
       EXPECT_TRUE(stable.ok()) << stable.status();
       EXPECT_TRUE(high.ok()) << high.status();
       if (stable.ok() && high.ok() && stable->high < high->high) return true;
