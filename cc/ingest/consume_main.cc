@@ -105,15 +105,20 @@ constexpr char kUsage[] =
     "published); 1 failed (published segments stay valid); 2 bad usage; 130\n"
     "interrupted before a clean finish.";
 
-// Waits until `topic` exists (the mirror creates it), saying so every 30 s;
-// returns early on a shutdown request, fails on other metadata errors.
+// Waits until `topic` exists on every broker (the mirror creates it), saying
+// so every 30 s; returns early on a shutdown request, fails on other
+// metadata errors.
 absl::Status AwaitTopic(const kafka::KafkaConfig& config, const std::string& topic,
                         const std::string& brokers) {
   PV_ASSIGN_OR_RETURN(std::unique_ptr<kafka::Admin> admin, kafka::Admin::Create(config));
   absl::Time next_log = absl::Now();
   while (!ShutdownRequested()) {
     absl::StatusOr<int> partitions = admin->PartitionCount(topic, absl::Seconds(10));
-    if (partitions.ok()) return absl::OkStatus();
+    if (partitions.ok()) {
+      // Known to one broker; the consumer may ask another.
+      return Annotate(admin->AwaitTopicOnEveryBroker(topic, absl::Now() + absl::Minutes(1)),
+                      absl::StrCat("brokers ", brokers));
+    }
     if (!absl::IsNotFound(partitions.status())) {
       return Annotate(partitions.status(), absl::StrCat("brokers ", brokers, " topic ", topic));
     }

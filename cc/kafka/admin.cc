@@ -162,7 +162,7 @@ absl::StatusOr<bool> BrokerListsTopic(const KafkaConfig& base, const std::string
 }  // namespace
 
 absl::Status Admin::AwaitTopicOnEveryBroker(absl::string_view topic, absl::Time deadline) {
-  const std::string what = absl::StrCat("topic ", topic, " created, but");
+  const std::string what = absl::StrCat("topic ", topic, " exists, but");
   const rd_kafka_metadata_t* md = nullptr;
   const rd_kafka_resp_err_t err = rd_kafka_metadata(
       rk_.get(), /*all_topics=*/0, nullptr, &md,

@@ -315,9 +315,13 @@ class Admin {
   // The cluster's id (KRaft/ZooKeeper cluster.id), within `timeout`.
   absl::StatusOr<std::string> ClusterId(absl::Duration timeout);
 
+  // Waits until the metadata of every broker lists `topic` (one broker knows
+  // a new topic before the others: a consumer asking another one would be
+  // told it does not exist); kDeadlineExceeded naming a broker otherwise.
+  absl::Status AwaitTopicOnEveryBroker(absl::string_view topic, absl::Time deadline);
+
  private:
   Admin() = default;
-  absl::Status AwaitTopicOnEveryBroker(absl::string_view topic, absl::Time deadline);
   KafkaConfig config_;
   std::unique_ptr<internal::ClientState> state_;
   internal::HandlePtr rk_;
