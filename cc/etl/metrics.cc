@@ -1,14 +1,11 @@
 #include "cc/etl/metrics.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "cc/common/files.h"
 #include "cc/common/status.h"
 #include "cc/event/event.h"
 
@@ -95,23 +92,7 @@ std::string MetricsReport::ToText() const {
 }
 
 absl::Status MetricsReport::WriteFile(const std::string& path) const {
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  const std::string text = ToText();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus(errno, "create metrics file", tmp);
-  ssize_t n = ::write(fd, text.data(), text.size());
-  int err = errno;
-  ::close(fd);
-  if (n != static_cast<ssize_t>(text.size())) {
-    ::unlink(tmp.c_str());
-    return ErrnoStatus(err, "write metrics file", tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus(err, "rename metrics file to", path);
-  }
-  return absl::OkStatus();
+  return Annotate(WriteFileAtomically(path, ToText()), "metrics file");
 }
 
 }  // namespace pv::etl

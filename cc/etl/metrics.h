@@ -50,7 +50,8 @@ class MetricsReport {
 
   // The Prometheus text exposition of everything set so far.
   std::string ToText() const;
-  // Writes ToText() to `path` atomically (temporary file + rename).
+  // Writes ToText() to `path` atomically (WriteFileAtomically: temporary
+  // file, fsync, rename, fsync of the directory).
   absl::Status WriteFile(const std::string& path) const;
 
  private:

@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "cc/common/files.h"
 #include "cc/common/status.h"
 
 namespace pv::etl {
@@ -67,17 +68,6 @@ RetentionPlan PlanRetention(const warehouse::WarehouseRecord& record,
 }
 
 namespace {
-
-absl::Status FsyncDirectoryOf(const std::string& path) {
-  const std::string dir = path.substr(0, path.rfind('/'));
-  int fd = ::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus(err, "fsync directory", dir);
-  return absl::OkStatus();
-}
 
 absl::Status CopyFile(const std::string& from, const std::string& to) {
   int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
