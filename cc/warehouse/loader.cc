@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -243,9 +244,7 @@ absl::StatusOr<DimensionUpsert> PlanDimension(
     if (keys[i] < 0) fresh.push_back(static_cast<uint32_t>(i));
   }
   if (!fresh.empty()) {
-    std::sort(fresh.begin(), fresh.end(), [&](uint32_t a, uint32_t b) {
-      return naturals[a] < naturals[b];
-    });
+    SortByNaturalKey(naturals, &fresh);
     if (base + static_cast<int64_t>(fresh.size()) > INT32_MAX) {
       return absl::ResourceExhaustedError(
           absl::StrCat(spec.table, ": surrogate keys exhausted"));
@@ -318,22 +317,26 @@ std::string FactPartitionName(int32_t day) {
   return absl::StrCat("fact_product_views_d", DateKey(day));
 }
 
+void FactChecksumAccumulator::Add(const KeyedFact& k, const FactRow& f) {
+  const uint64_t h = star::HashGrain(k.date_key, k.product, k.store, k.referrer, k.device);
+  const uint64_t m = star::HashGrain(static_cast<int32_t>(f.view_count),
+                                     static_cast<uint32_t>(f.min_time),
+                                     static_cast<uint32_t>(f.max_time),
+                                     static_cast<uint32_t>(f.sum_time),
+                                     static_cast<uint32_t>(f.sum_time >> 32));
+  sum_ += h ^ (m * 0x9E3779B97F4A7C15ull);
+  mix_ ^= h + m;
+}
+
+std::string FactChecksumAccumulator::Text() const {
+  return absl::StrFormat("%016x%016x", sum_, mix_);
+}
+
 std::string FactChecksum(const std::vector<FactRow>& facts,
                          const std::vector<KeyedFact>& keyed) {
-  uint64_t sum = 0, mix = 0;
-  for (const KeyedFact& k : keyed) {
-    const FactRow& f = facts[k.row];
-    uint64_t h = star::HashGrain(k.date_key, k.product, k.store, k.referrer,
-                                k.device);
-    uint64_t m = star::HashGrain(static_cast<int32_t>(f.view_count),
-                                static_cast<uint32_t>(f.min_time),
-                                static_cast<uint32_t>(f.max_time),
-                                static_cast<uint32_t>(f.sum_time),
-                                static_cast<uint32_t>(f.sum_time >> 32));
-    sum += h ^ (m * 0x9E3779B97F4A7C15ull);
-    mix ^= h + m;
-  }
-  return absl::StrFormat("%016x%016x", sum, mix);
+  FactChecksumAccumulator acc;
+  for (const KeyedFact& k : keyed) acc.Add(k, facts[k.row]);
+  return acc.Text();
 }
 
 namespace {
@@ -378,6 +381,53 @@ absl::Status RunOnConnections(
   }
   for (std::thread& th : threads) th.join();
   return first;
+}
+
+// The facts with their surrogate keys, in the order the partitions are
+// built: by day in `batch.fact_days` order (rows of any other day last, for
+// BuildStagedPartitions to report), each day sorted by grain; the days are
+// sorted on `threads` threads.
+std::vector<KeyedFact> KeyFacts(const StarBatch& batch, const std::vector<int32_t>& products,
+                                const std::vector<int32_t>& stores,
+                                const std::vector<int32_t>& referrers,
+                                const std::vector<int32_t>& devices, int threads) {
+  absl::flat_hash_map<int32_t, size_t> bucket;  // day -> bucket, a handful
+  std::vector<int32_t> date_key;                 // by bucket
+  for (int32_t day : batch.fact_days) {
+    if (bucket.emplace(day, bucket.size()).second) date_key.push_back(DateKey(day));
+  }
+  const size_t stray = bucket.size();
+  std::vector<size_t> begin(stray + 2, 0);
+  auto bucket_of = [&](int32_t day) {
+    auto it = bucket.find(day);
+    return it != bucket.end() ? it->second : stray;
+  };
+  for (const FactRow& f : batch.facts) ++begin[bucket_of(f.day) + 1];
+  for (size_t b = 1; b < begin.size(); ++b) begin[b] += begin[b - 1];
+  std::vector<size_t> fill(begin.begin(), begin.end() - 1);
+  std::vector<KeyedFact> keyed(batch.facts.size());
+  for (size_t i = 0; i < batch.facts.size(); ++i) {
+    const FactRow& f = batch.facts[i];
+    const size_t b = bucket_of(f.day);
+    keyed[fill[b]++] = {b < stray ? date_key[b] : DateKey(f.day),
+                        products[f.product],
+                        stores[f.store],
+                        referrers[f.referrer],
+                        devices[f.device],
+                        static_cast<uint32_t>(i)};
+  }
+  std::atomic<size_t> next{0};
+  auto sort_days = [&] {
+    for (size_t b; (b = next.fetch_add(1)) <= stray;) {
+      std::sort(keyed.begin() + static_cast<ptrdiff_t>(begin[b]),
+                keyed.begin() + static_cast<ptrdiff_t>(begin[b + 1]));
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int i = 1; i < threads; ++i) helpers.emplace_back(sort_days);
+  sort_days();
+  for (std::thread& th : helpers) th.join();
+  return keyed;
 }
 
 }  // namespace
@@ -444,9 +494,13 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
     return absl::InternalError("fact rows outside the fact days");
   }
   const int64_t processed_at_us = absl::ToUnixMicros(absl::Now());
+  // The ledger's checksum, folded in while the rows are encoded (it is
+  // order-independent): one accumulator per chunk, merged after.
+  std::vector<FactChecksumAccumulator> sums(chunks.size());
   PV_RETURN_IF_ERROR(RunOnConnections(
       side, chunks.size(), [&](PgConnection* conn, size_t j) -> absl::Status {
         const Chunk& c = chunks[j];
+        FactChecksumAccumulator& sum = sums[j];
         size_t next = c.begin;
         bool header = false;
         return Annotate(
@@ -462,6 +516,7 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
                   for (; next < c.end && out->size() < (1 << 20); ++next) {
                     const KeyedFact& k = keyed[next];
                     const FactRow& f = batch.facts[k.row];
+                    sum.Add(k, f);
                     e.StartRow(12);
                     e.Int4(k.date_key);
                     e.Int4(k.product);
@@ -484,6 +539,8 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
             absl::StrCat("facts of ", DayText(c.day)));
       }));
   stats->fact_copy_seconds = Seconds(t);
+  for (size_t j = 1; j < sums.size(); ++j) sums[0].Merge(sums[j]);
+  stats->fact_checksum = sums.empty() ? FactChecksumAccumulator().Text() : sums[0].Text();
   t = absl::Now();
   std::vector<std::string> index_jobs;
   for (int32_t day : batch.fact_days) {
@@ -1003,30 +1060,19 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
 
   // 2. Facts: each day's partition is built in pv_staging on side
   // connections (parallel COPY streams, then parallel index builds) while
-  // this connection writes the dimensions, then swapped in here, inside the
-  // transaction.
-  absl::flat_hash_map<int32_t, int32_t> date_keys;  // a handful of days
-  for (int32_t day : batch.fact_days) date_keys[day] = DateKey(day);
-  std::vector<KeyedFact> keyed(batch.facts.size());
-  for (size_t i = 0; i < batch.facts.size(); ++i) {
-    const FactRow& f = batch.facts[i];
-    // Facts come only from fact days; a stray day keeps its own key and is
-    // reported by BuildStagedPartitions ("fact rows outside the fact days").
-    auto dk = date_keys.find(f.day);
-    keyed[i] = {dk != date_keys.end() ? dk->second : DateKey(f.day),
-                products.keys[f.product], stores.keys[f.store],
-                referrers.keys[f.referrer], devices.keys[f.device],
-                static_cast<uint32_t>(i)};
-  }
-  std::sort(keyed.begin(), keyed.end());
-  stats->fact_rows = static_cast<int64_t>(batch.facts.size());
-  stats->fact_checksum = FactChecksum(batch.facts, keyed);
-  absl::Status built;
-  std::thread builder([&] { built = BuildStagedPartitions(batch, keyed, stats); });
+  // this connection writes the dimensions (from now on, on a thread of its
+  // own), then swapped in here, inside the transaction.
+  absl::Status written;
   t = absl::Now();
-  absl::Status written = write_dimensions();
-  stats->dimension_seconds = lookup_seconds + Seconds(t);
-  builder.join();
+  std::thread writer([&] {
+    written = write_dimensions();
+    stats->dimension_seconds = lookup_seconds + Seconds(t);
+  });
+  stats->fact_rows = static_cast<int64_t>(batch.facts.size());
+  std::vector<KeyedFact> keyed = KeyFacts(batch, products.keys, stores.keys, referrers.keys,
+                                          devices.keys, std::max(1, options_.streams));
+  const absl::Status built = BuildStagedPartitions(batch, keyed, stats);
+  writer.join();
   PV_RETURN_IF_ERROR(written);
   PV_RETURN_IF_ERROR(built);
 

@@ -135,8 +135,22 @@ absl::Status CheckSchema(PgConnection* conn);
 
 // "fact_product_views_d20240131" for a day number.
 std::string FactPartitionName(int32_t day);
-// An order-independent digest of fact rows as keyed in the warehouse
-// (`keyed` carries each row's surrogate keys; its order does not matter).
+// An order-independent digest of fact rows as keyed in the warehouse: Add
+// every row once, in any order and on any number of accumulators, Merge
+// them; Text is the ledger's fact_checksum.
+class FactChecksumAccumulator {
+ public:
+  void Add(const KeyedFact& k, const FactRow& f);
+  void Merge(const FactChecksumAccumulator& o) {
+    sum_ += o.sum_;
+    mix_ ^= o.mix_;
+  }
+  std::string Text() const;
+
+ private:
+  uint64_t sum_ = 0, mix_ = 0;
+};
+// The digest of `keyed` (each row's surrogate keys; order does not matter).
 std::string FactChecksum(const std::vector<FactRow>& facts,
                          const std::vector<KeyedFact>& keyed);
 

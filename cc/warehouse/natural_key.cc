@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -64,6 +65,29 @@ absl::StatusOr<std::vector<NaturalKeyDigest>> DigestNaturalKeys(
   run(0);
   for (std::thread& h : helpers) h.join();
   return out;
+}
+
+// The first 8 bytes as one big-endian integer, zero-padded: a key that is
+// a prefix of another ties with it and the full comparison decides.
+void SortByNaturalKey(const std::vector<std::string>& naturals, std::vector<uint32_t>* ords) {
+  struct Item {
+    uint64_t prefix;
+    uint32_t ord;
+  };
+  std::vector<Item> items(ords->size());
+  for (size_t j = 0; j < ords->size(); ++j) {
+    const std::string& k = naturals[(*ords)[j]];
+    unsigned char b[8] = {0};
+    std::memcpy(b, k.data(), std::min<size_t>(8, k.size()));
+    uint64_t p = 0;
+    for (unsigned char c : b) p = (p << 8) | c;
+    items[j] = {p, (*ords)[j]};
+  }
+  std::sort(items.begin(), items.end(), [&](const Item& a, const Item& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return naturals[a.ord] < naturals[b.ord];
+  });
+  for (size_t j = 0; j < items.size(); ++j) (*ords)[j] = items[j].ord;
 }
 
 }  // namespace pv::warehouse

@@ -1,6 +1,10 @@
 #include "cc/warehouse/natural_key.h"
 
+#include <algorithm>
+#include <numeric>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -43,6 +47,40 @@ TEST(NaturalKey, ContextIsReusedAcrossKeysOfAnyLength) {
   EXPECT_EQ(d->Digest(url), long_key);
   NaturalKeyDigester copy = *d;  // shares the handles
   EXPECT_EQ(copy.Digest("abc"), d->Digest("abc"));
+}
+
+// Byte order, bytes as unsigned, whatever the keys share: prefixes of each
+// other, embedded NULs, bytes >= 0x80, equal first 8 bytes.
+TEST(NaturalKey, SortIsByteOrder) {
+  std::vector<std::string> keys = {"b",
+                                   "a",
+                                   "ab",
+                                   std::string("ab\0", 3),
+                                   std::string("ab\0\0", 4),
+                                   std::string("ab\0c", 4),
+                                   "abcdefgh",
+                                   "abcdefgh1",
+                                   "abcdefgh0",
+                                   "abcdefg",
+                                   "\xff",
+                                   "\x80" "a",
+                                   "\x7f",
+                                   "",
+                                   "4c401024-c977-471a-8c7e-a3834e9d8d61",
+                                   "4c401024-c977-471a-8c7e-a3834e9d8d60",
+                                   "4c401025"};
+  std::mt19937 rng(7);
+  for (int round = 0; round < 20; ++round) {
+    std::vector<uint32_t> ords(keys.size());
+    std::iota(ords.begin(), ords.end(), 0);
+    std::shuffle(ords.begin(), ords.end(), rng);
+    SortByNaturalKey(keys, &ords);
+    std::vector<std::string> got;
+    for (uint32_t o : ords) got.push_back(keys[o]);
+    std::vector<std::string> want = keys;
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want);
+  }
 }
 
 }  // namespace
