@@ -41,6 +41,11 @@ uint32_t DimensionDictionary::Intern(absl::string_view key) {
   return id;
 }
 
+void DimensionDictionary::Reserve(size_t members) {
+  ids_.reserve(members);
+  keys_.reserve(members);
+}
+
 int64_t DimensionDictionary::Find(absl::string_view key) const {
   if (key.empty()) return 0;
   auto it = ids_.find(key);

@@ -29,6 +29,8 @@ class DimensionDictionary {
   uint32_t Intern(absl::string_view key);
   // The id of `key`, or -1 if absent.
   int64_t Find(absl::string_view key) const;
+  // Makes room for `members` members in all without rehashing.
+  void Reserve(size_t members);
   // Number of members, the Unknown member included.
   size_t size() const { return keys_.size(); }
   absl::string_view key(uint32_t id) const { return keys_[id]; }

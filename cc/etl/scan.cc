@@ -347,9 +347,19 @@ absl::Status ScanBlock(const segment::SegmentReader& reader, const std::string& 
   return absl::OkStatus();
 }
 
+// Runs fn(0) .. fn(n - 1) at once, fn(0) on this thread.
+template <typename Fn>
+void RunOnThreads(int n, const Fn& fn) {
+  std::vector<std::thread> helpers;
+  for (int w = 1; w < n; ++w) helpers.emplace_back([&fn, w] { fn(w); });
+  fn(0);
+  for (std::thread& h : helpers) h.join();
+}
+
 // Adds a thread's dictionary to the global one; returns local -> global.
 std::vector<uint32_t> MergeDictionary(const DimensionDictionary& local,
                                       DimensionDictionary& global) {
+  global.Reserve(global.size() + local.size());
   std::vector<uint32_t> remap(local.size());
   for (uint32_t id = 0; id < local.size(); ++id) {
     remap[id] = global.Intern(local.key(id));
@@ -546,23 +556,23 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
         std::max<int64_t>(INT32_MIN, static_cast<int64_t>(newest) - options.dates.horizon + 1));
   }
 
-  // Combine, on this thread, in a fixed order of the thread states. The
-  // order affects only ordinals, never the star schema the loader writes.
+  // Combine, on this thread. The state with the most facts becomes the
+  // result as it is (its ids are the global ones), and the others are
+  // merged into it; the order affects only ordinals, never the star schema
+  // the loader writes.
+  std::sort(all_states.begin(), all_states.end(), [](const ThreadState* a, const ThreadState* b) {
+    return a->facts.size() > b->facts.size();
+  });
   DimensionDictionary products, stores, referrers, devices;
   std::vector<StorePick> store_pick(1);
   std::vector<DevicePick> device_pick(1);
   FactMap facts;
+  std::vector<star::FactRow> unmatched;  // the last state's grains not in `facts`
   star::StarBatch& batch = result.batch;
-  for (ThreadState* state : all_states) {
-    ThreadState& st = *state;
+  for (size_t t = 0; t < all_states.size(); ++t) {
+    ThreadState& st = *all_states[t];
     result.peak_dictionary_bytes += st.products.MemoryBytes() + st.stores.MemoryBytes() +
                                     st.referrers.MemoryBytes() + st.devices.MemoryBytes();
-    std::vector<uint32_t> rp = MergeDictionary(st.products, products);
-    std::vector<uint32_t> rs = MergeDictionary(st.stores, stores);
-    std::vector<uint32_t> rr = MergeDictionary(st.referrers, referrers);
-    std::vector<uint32_t> rd = MergeDictionary(st.devices, devices);
-    MergePicks(st.store_pick, rs, store_pick);
-    MergePicks(st.device_pick, rd, device_pick);
     result.counts.Add(st.counts);
     for (const auto& [day, e] : st.day_events) {
       DayEvents& to = result.day_events[day];
@@ -574,13 +584,58 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
       summary.invalid += st.segments[s].invalid;
       for (const auto& [day, n] : st.segments[s].day_events) summary.day_events[day] += n;
     }
-    facts.reserve(facts.size() + st.facts.size());
+    if (t == 0) {
+      products = std::move(st.products);
+      stores = std::move(st.stores);
+      referrers = std::move(st.referrers);
+      devices = std::move(st.devices);
+      store_pick = std::move(st.store_pick);
+      device_pick = std::move(st.device_pick);
+      facts = std::move(st.facts);
+      if (keep_from != INT32_MIN) {
+        absl::erase_if(facts, [&](const auto& kv) { return kv.first.day < keep_from; });
+      }
+      continue;
+    }
+    std::vector<uint32_t> rp = MergeDictionary(st.products, products);
+    std::vector<uint32_t> rs = MergeDictionary(st.stores, stores);
+    std::vector<uint32_t> rr = MergeDictionary(st.referrers, referrers);
+    std::vector<uint32_t> rd = MergeDictionary(st.devices, devices);
+    MergePicks(st.store_pick, rs, store_pick);
+    MergePicks(st.device_pick, rd, device_pick);
+    // This state's facts in global ids, looked up in the result on every
+    // scan thread: a grain found there takes the measures in place (each
+    // grain of a state is distinct, so no two threads touch one entry); the
+    // others are inserted after, or, from the last state, just appended.
+    std::vector<std::pair<HashedGrainKey, FactAgg>> moved;
+    moved.reserve(st.facts.size());
     for (const auto& [key, agg] : st.facts) {
       if (key.day < keep_from) continue;
-      facts[Key(key.day, rp[key.product], rs[key.store], rr[key.referrer], rd[key.device])]
-          .Merge(agg);
+      moved.push_back({{{key.day, rp[key.product], rs[key.store], rr[key.referrer],
+                         rd[key.device]}, 0}, agg});
     }
     st.facts = FactMap();  // free as we go
+    std::vector<std::vector<std::pair<HashedGrainKey, FactAgg>>> missed(threads);
+    RunOnThreads(threads, [&](int w) {
+      const size_t from = moved.size() * w / threads, to = moved.size() * (w + 1) / threads;
+      for (size_t i = from; i < to; ++i) {
+        HashedGrainKey& k = moved[i].first;
+        k.hash = GrainKeyHash()(k.key);
+        auto it = facts.find(k);
+        if (it != facts.end()) {
+          it->second.Merge(moved[i].second);
+        } else {
+          missed[w].push_back(moved[i]);
+        }
+      }
+    });
+    for (auto& m : missed) {
+      if (t + 1 == all_states.size()) {
+        for (const auto& [key, agg] : m) unmatched.push_back(Row(key.key, agg));
+      } else {
+        for (const auto& [key, agg] : m) facts[key].Merge(agg);
+      }
+    }
   }
 
   batch.products = Keys(products);
@@ -625,8 +680,9 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
       }
       break;
   }
-  batch.facts.reserve(facts.size());
+  batch.facts.reserve(facts.size() + unmatched.size());
   for (const auto& [key, agg] : facts) batch.facts.push_back(Row(key, agg));
+  batch.facts.insert(batch.facts.end(), unmatched.begin(), unmatched.end());
   RecountFacts(&result);
   return result;
 }
