@@ -126,9 +126,6 @@ absl::StatusOr<DimensionUpsert> PlanDimension(
     size_t rebuild_min_rows, int digest_threads, int64_t* new_members) {
   const size_t count = naturals.size();
   const std::string stage = absl::StrCat("pv_stage_", spec.table);
-  // Every member's digest, the dimension's nk_md5 (natural_key.h).
-  PV_ASSIGN_OR_RETURN(std::vector<NaturalKeyDigest> digests,
-                      DigestNaturalKeys(naturals, digest_threads));
   std::string columns = absl::StrCat("ord integer, nk_md5 uuid, ", spec.natural, " text");
   std::vector<std::string> dcols, scols, sets;
   for (const Column& a : spec.attributes) {
@@ -149,6 +146,13 @@ absl::StatusOr<DimensionUpsert> PlanDimension(
   // Only the Unknown member so far (a first load): every other member is
   // new, and staging them to look them up would copy them twice.
   const bool empty = base == 0 && max.GetInt(0, 1) == 1;
+  // Every member's digest, the dimension's nk_md5 (natural_key.h): now for
+  // the lookup, or, in a first load, when the members are written (beside
+  // the fact builds, not before them).
+  std::vector<NaturalKeyDigest> digests;
+  if (!empty) {
+    PV_ASSIGN_OR_RETURN(digests, DigestNaturalKeys(naturals, digest_threads));
+  }
   // Streams rows [0, n) of `row` as one binary COPY.
   auto copy_rows = [conn](const std::string& sql, size_t n,
                           const std::function<void(size_t, CopyBinaryEncoder&)>& row) {
@@ -264,10 +268,13 @@ absl::StatusOr<DimensionUpsert> PlanDimension(
       fresh.size() >= rebuild_min_rows && static_cast<int64_t>(fresh.size()) > base;
   DimensionUpsert out;
   out.write = [conn, spec, stage, sets, fields, rebuild, base, copy_rows, &naturals,
-               encode_attributes, new_members, digests = std::move(digests),
+               encode_attributes, new_members, digest_threads, digests = std::move(digests),
                fresh = std::move(fresh),
-               refresh = std::move(refresh)]() -> absl::Status {
+               refresh = std::move(refresh)]() mutable -> absl::Status {
     if (!fresh.empty()) {
+      if (digests.empty()) {
+        PV_ASSIGN_OR_RETURN(digests, DigestNaturalKeys(naturals, digest_threads));
+      }
       std::string cols = absl::StrCat(spec.key, ", nk_md5, ", spec.natural);
       for (const Column& a : spec.attributes) absl::StrAppend(&cols, ", ", a.name);
       std::vector<std::string> recreate;
