@@ -5,7 +5,6 @@
 #include <climits>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -13,6 +12,7 @@
 #include "cc/common/crash_point.h"
 #include "cc/common/shutdown.h"
 #include "cc/common/status.h"
+#include "cc/common/threads.h"
 #include "cc/etl/dictionary.h"
 #include "cc/etl/fact_columns.h"
 #include "cc/segment/segment.h"
@@ -347,15 +347,6 @@ absl::Status ScanBlock(const segment::SegmentReader& reader, const std::string& 
   return absl::OkStatus();
 }
 
-// Runs fn(0) .. fn(n - 1) at once, fn(0) on this thread.
-template <typename Fn>
-void RunOnThreads(int n, const Fn& fn) {
-  std::vector<std::thread> helpers;
-  for (int w = 1; w < n; ++w) helpers.emplace_back([&fn, w] { fn(w); });
-  fn(0);
-  for (std::thread& h : helpers) h.join();
-}
-
 // Adds a thread's dictionary to the global one; returns local -> global.
 std::vector<uint32_t> MergeDictionary(const DimensionDictionary& local,
                                       DimensionDictionary& global) {
@@ -534,13 +525,9 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
   std::vector<std::unique_ptr<ThreadState>> owned;
   for (int t = 0; t < threads; ++t) owned.push_back(std::make_unique<ThreadState>());
   std::atomic<size_t> next{0};
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      for (size_t i; (i = next.fetch_add(1)) < blocks.size();) scan_one(i, *owned[t]);
-    });
-  }
-  for (std::thread& w : workers) w.join();
+  RunOnThreads(threads, [&](int t) {
+    for (size_t i; (i = next.fetch_add(1)) < blocks.size();) scan_one(i, *owned[t]);
+  });
   for (auto& st : owned) all_states.push_back(st.get());
 #endif
   if (!error.ok()) return error;

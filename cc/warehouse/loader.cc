@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "cc/common/logging.h"
 #include "cc/common/status.h"
+#include "cc/common/threads.h"
 #include "cc/star/attributes.h"
 #include "cc/star/calendar.h"
 #include "cc/star/grain_hash.h"
@@ -339,13 +340,6 @@ std::string FactChecksumAccumulator::Text() const {
   return absl::StrFormat("%016x%016x", sum_, mix_);
 }
 
-std::string FactChecksum(const std::vector<FactRow>& facts,
-                         const std::vector<KeyedFact>& keyed) {
-  FactChecksumAccumulator acc;
-  for (const KeyedFact& k : keyed) acc.Add(k, facts[k.row]);
-  return acc.Text();
-}
-
 namespace {
 
 // The statements that index a staged partition, one per index (each may
@@ -372,21 +366,17 @@ absl::Status RunOnConnections(
   std::atomic<size_t> next{0};
   std::mutex mu;
   absl::Status first;
-  std::vector<std::thread> threads;
-  for (auto& c : conns) {
-    PgConnection* conn = c.get();
-    threads.emplace_back([&, conn] {
-      for (size_t j; (j = next.fetch_add(1)) < jobs;) {
-        absl::Status s = run(conn, j);
-        if (!s.ok()) {
-          std::lock_guard<std::mutex> lock(mu);
-          if (first.ok()) first = s;
-          next.store(jobs);  // stop handing out work
-        }
+  RunOnThreads(static_cast<int>(conns.size()), [&](int w) {
+    PgConnection* conn = conns[w].get();
+    for (size_t j; (j = next.fetch_add(1)) < jobs;) {
+      absl::Status s = run(conn, j);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first.ok()) first = s;
+        next.store(jobs);  // stop handing out work
       }
-    });
-  }
-  for (std::thread& th : threads) th.join();
+    }
+  });
   return first;
 }
 
@@ -424,16 +414,12 @@ std::vector<KeyedFact> KeyFacts(const StarBatch& batch, const std::vector<int32_
                         static_cast<uint32_t>(i)};
   }
   std::atomic<size_t> next{0};
-  auto sort_days = [&] {
+  RunOnThreads(threads, [&](int) {
     for (size_t b; (b = next.fetch_add(1)) <= stray;) {
       std::sort(keyed.begin() + static_cast<ptrdiff_t>(begin[b]),
                 keyed.begin() + static_cast<ptrdiff_t>(begin[b + 1]));
     }
-  };
-  std::vector<std::thread> helpers;
-  for (int i = 1; i < threads; ++i) helpers.emplace_back(sort_days);
-  sort_days();
-  for (std::thread& th : helpers) th.join();
+  });
   return keyed;
 }
 

@@ -150,9 +150,6 @@ class FactChecksumAccumulator {
  private:
   uint64_t sum_ = 0, mix_ = 0;
 };
-// The digest of `keyed` (each row's surrogate keys; order does not matter).
-std::string FactChecksum(const std::vector<FactRow>& facts,
-                         const std::vector<KeyedFact>& keyed);
 
 }  // namespace pv::warehouse
 

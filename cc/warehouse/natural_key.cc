@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "cc/common/status.h"
+#include "cc/common/threads.h"
 
 namespace pv::warehouse {
 
@@ -57,13 +57,9 @@ absl::StatusOr<std::vector<NaturalKeyDigest>> DigestNaturalKeys(
     PV_ASSIGN_OR_RETURN(NaturalKeyDigester d, NaturalKeyDigester::Create());
     digesters.push_back(std::move(d));
   }
-  auto run = [&](size_t t) {
+  RunOnThreads(static_cast<int>(n), [&](int t) {
     for (size_t i = t; i < keys.size(); i += n) out[i] = digesters[t].Digest(keys[i]);
-  };
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < n; ++t) helpers.emplace_back(run, t);
-  run(0);
-  for (std::thread& h : helpers) h.join();
+  });
   return out;
 }
 

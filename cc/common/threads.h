@@ -1,0 +1,27 @@
+// RunOnThreads: a fork-join of `n` workers for short parallel phases
+// outside the scan's thread pool (merges, sorts, digests).
+//
+//   RunOnThreads(threads, [&](int w) { /* the w-th share of the work */ });
+//
+// Runs fn(0) .. fn(n - 1) at once, fn(0) on the calling thread and the
+// others on threads of their own, and returns when all have returned
+// (n <= 1: fn(0) alone). fn must not throw.
+#ifndef PV_COMMON_THREADS_H_
+#define PV_COMMON_THREADS_H_
+
+#include <thread>
+#include <vector>
+
+namespace pv {
+
+template <typename Fn>
+void RunOnThreads(int n, const Fn& fn) {
+  std::vector<std::thread> helpers;
+  for (int w = 1; w < n; ++w) helpers.emplace_back([&fn, w] { fn(w); });
+  fn(0);
+  for (std::thread& h : helpers) h.join();
+}
+
+}  // namespace pv
+
+#endif  // PV_COMMON_THREADS_H_
