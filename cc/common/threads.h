@@ -6,9 +6,16 @@
 // Runs fn(0) .. fn(n - 1) at once, fn(0) on the calling thread and the
 // others on threads of their own, and returns when all have returned
 // (n <= 1: fn(0) alone). fn must not throw.
+//
+//   RunJobs(threads, jobs, [&](size_t j) { /* job j */ });
+//
+// Hands jobs 0 .. jobs - 1, in that order, to `n` workers as they come
+// free (longest jobs first balances best); returns when all are done.
 #ifndef PV_COMMON_THREADS_H_
 #define PV_COMMON_THREADS_H_
 
+#include <atomic>
+#include <cstddef>
 #include <thread>
 #include <vector>
 
@@ -20,6 +27,14 @@ void RunOnThreads(int n, const Fn& fn) {
   for (int w = 1; w < n; ++w) helpers.emplace_back([&fn, w] { fn(w); });
   fn(0);
   for (std::thread& h : helpers) h.join();
+}
+
+template <typename Fn>
+void RunJobs(int n, size_t jobs, const Fn& fn) {
+  std::atomic<size_t> next{0};
+  RunOnThreads(n, [&](int) {
+    for (size_t j; (j = next.fetch_add(1)) < jobs;) fn(j);
+  });
 }
 
 }  // namespace pv

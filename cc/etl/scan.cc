@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -347,15 +348,58 @@ absl::Status ScanBlock(const segment::SegmentReader& reader, const std::string& 
   return absl::OkStatus();
 }
 
-// Adds a thread's dictionary to the global one; returns local -> global.
-std::vector<uint32_t> MergeDictionary(const DimensionDictionary& local,
-                                      DimensionDictionary& global) {
-  global.Reserve(global.size() + local.size());
-  std::vector<uint32_t> remap(local.size());
-  for (uint32_t id = 0; id < local.size(); ++id) {
-    remap[id] = global.Intern(local.key(id));
+// One dimension's merge of a thread dictionary into the result's.
+struct DictionaryMerge {
+  const DimensionDictionary* local;
+  DimensionDictionary* global;
+  std::vector<uint32_t> remap;  // local id -> global id
+  size_t misses = 0;
+};
+
+// Adds every `local` dictionary to its `global` one on `threads` threads:
+// first every member is looked up in the (unchanging) global dictionaries
+// by all threads, then each dimension's misses are added by one thread,
+// the dimensions spread over the threads. Fills each `remap`.
+void MergeDictionaries(int threads, std::vector<DictionaryMerge>& merges) {
+  constexpr uint32_t kAbsent = UINT32_MAX;
+  struct Piece {
+    DictionaryMerge* m;
+    uint32_t from, to;
+  };
+  std::vector<Piece> pieces;
+  for (DictionaryMerge& m : merges) {
+    m.remap.assign(m.local->size(), kAbsent);
+    const uint32_t n = static_cast<uint32_t>(m.local->size());
+    for (int w = 0; w < threads; ++w) {
+      pieces.push_back({&m, static_cast<uint32_t>(uint64_t{n} * w / threads),
+                        static_cast<uint32_t>(uint64_t{n} * (w + 1) / threads)});
+    }
   }
-  return remap;
+  std::vector<size_t> misses(pieces.size(), 0);
+  RunJobs(threads, pieces.size(), [&](size_t j) {
+    const Piece& p = pieces[j];
+    for (uint32_t id = p.from; id < p.to; ++id) {
+      const int64_t g = p.m->global->Find(p.m->local->key(id));
+      if (g >= 0) {
+        p.m->remap[id] = static_cast<uint32_t>(g);
+      } else {
+        ++misses[j];
+      }
+    }
+  });
+  for (size_t j = 0; j < pieces.size(); ++j) pieces[j].m->misses += misses[j];
+  std::vector<DictionaryMerge*> order;
+  for (DictionaryMerge& m : merges) order.push_back(&m);
+  std::sort(order.begin(), order.end(), [](const DictionaryMerge* a, const DictionaryMerge* b) {
+    return a->misses > b->misses;
+  });
+  RunJobs(threads, order.size(), [&](size_t j) {
+    DictionaryMerge& m = *order[j];
+    m.global->Reserve(m.global->size() + m.misses);
+    for (uint32_t id = 0; id < m.remap.size(); ++id) {
+      if (m.remap[id] == kAbsent) m.remap[id] = m.global->Intern(m.local->key(id));
+    }
+  });
 }
 
 template <typename Pick>
@@ -543,8 +587,8 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
         std::max<int64_t>(INT32_MIN, static_cast<int64_t>(newest) - options.dates.horizon + 1));
   }
 
-  // Combine, on this thread. The state with the most facts becomes the
-  // result as it is (its ids are the global ones), and the others are
+  // Combine, on the scan's threads. The state with the most facts becomes
+  // the result as it is (its ids are the global ones), and the others are
   // merged into it; the order affects only ordinals, never the star schema
   // the loader writes.
   std::sort(all_states.begin(), all_states.end(), [](const ThreadState* a, const ThreadState* b) {
@@ -554,7 +598,8 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
   std::vector<StorePick> store_pick(1);
   std::vector<DevicePick> device_pick(1);
   FactMap facts;
-  std::vector<star::FactRow> unmatched;  // the last state's grains not in `facts`
+  // The last state's grains not in `facts`, by the thread that found them.
+  std::vector<std::vector<star::FactRow>> unmatched;
   star::StarBatch& batch = result.batch;
   for (size_t t = 0; t < all_states.size(); ++t) {
     ThreadState& st = *all_states[t];
@@ -584,70 +629,101 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
       }
       continue;
     }
-    std::vector<uint32_t> rp = MergeDictionary(st.products, products);
-    std::vector<uint32_t> rs = MergeDictionary(st.stores, stores);
-    std::vector<uint32_t> rr = MergeDictionary(st.referrers, referrers);
-    std::vector<uint32_t> rd = MergeDictionary(st.devices, devices);
+    std::vector<DictionaryMerge> dicts = {{&st.products, &products, {}, 0},
+                                          {&st.stores, &stores, {}, 0},
+                                          {&st.referrers, &referrers, {}, 0},
+                                          {&st.devices, &devices, {}, 0}};
+    MergeDictionaries(threads, dicts);
+    const std::vector<uint32_t>&rp = dicts[0].remap, &rs = dicts[1].remap,
+          &rr = dicts[2].remap, &rd = dicts[3].remap;
     MergePicks(st.store_pick, rs, store_pick);
     MergePicks(st.device_pick, rd, device_pick);
     // This state's facts in global ids, looked up in the result on every
-    // scan thread: a grain found there takes the measures in place (each
-    // grain of a state is distinct, so no two threads touch one entry); the
-    // others are inserted after, or, from the last state, just appended.
-    std::vector<std::pair<HashedGrainKey, FactAgg>> moved;
-    moved.reserve(st.facts.size());
-    for (const auto& [key, agg] : st.facts) {
-      if (key.day < keep_from) continue;
-      moved.push_back({{{key.day, rp[key.product], rs[key.store], rr[key.referrer],
-                         rd[key.device]}, 0}, agg});
-    }
-    st.facts = FactMap();  // free as we go
+    // scan thread, each taking a range of the state's table: a grain found
+    // there takes the measures in place (each grain of a state is distinct,
+    // so no two threads touch one entry); the others are inserted after,
+    // or, from the last state, become rows as they are.
+    const bool last = t + 1 == all_states.size();
     std::vector<std::vector<std::pair<HashedGrainKey, FactAgg>>> missed(threads);
+    unmatched.resize(threads);
     RunOnThreads(threads, [&](int w) {
-      const size_t from = moved.size() * w / threads, to = moved.size() * (w + 1) / threads;
-      for (size_t i = from; i < to; ++i) {
-        HashedGrainKey& k = moved[i].first;
-        k.hash = GrainKeyHash()(k.key);
-        auto it = facts.find(k);
-        if (it != facts.end()) {
-          it->second.Merge(moved[i].second);
+      const size_t n = st.facts.size();
+      size_t i = n * w / threads;
+      const size_t end = n * (w + 1) / threads;
+      auto it = st.facts.begin();
+      for (size_t k = 0; k < i; ++k) ++it;
+      for (; i < end; ++i, ++it) {
+        const GrainKey& local = it->first;
+        if (local.day < keep_from) continue;
+        const GrainKey key{local.day, rp[local.product], rs[local.store], rr[local.referrer],
+                           rd[local.device]};
+        const HashedGrainKey hashed{key, GrainKeyHash()(key)};
+        auto found = facts.find(hashed);
+        if (found != facts.end()) {
+          found->second.Merge(it->second);
+        } else if (last) {
+          unmatched[w].push_back(Row(key, it->second));
         } else {
-          missed[w].push_back(moved[i]);
+          missed[w].push_back({hashed, it->second});
         }
       }
     });
+    st.facts = FactMap();  // free as we go
     for (auto& m : missed) {
-      if (t + 1 == all_states.size()) {
-        for (const auto& [key, agg] : m) unmatched.push_back(Row(key.key, agg));
-      } else {
-        for (const auto& [key, agg] : m) facts[key].Merge(agg);
-      }
+      for (const auto& [key, agg] : m) facts[key].Merge(agg);
     }
   }
 
-  batch.products = Keys(products);
-  batch.stores = Keys(stores);
-  batch.referrers = Keys(referrers);
-  batch.devices = Keys(devices);
-  // Every derived attribute is decided here; the loader only encodes.
-  store_pick.resize(stores.size());
-  device_pick.resize(devices.size());
-  batch.store_attributes.resize(stores.size());
-  for (size_t i = 0; i < stores.size(); ++i) {
-    star::StoreAttributes& a = batch.store_attributes[i];
-    a.pick_time = store_pick[i].time;
-    a.domain = std::move(store_pick[i].domain);
-    a.country = a.pick_time == kNoPick ? star::kUnknownCountry
-                                       : star::CountryIdFromDomain(a.domain);
+  // The batch: every dimension's members and derived attributes (decided
+  // here; the loader only encodes), and the fact rows (the table's in its
+  // order, then the unmatched ones), as jobs over the threads.
+  size_t rows = facts.size();
+  for (const auto& u : unmatched) rows += u.size();
+  batch.facts.resize(rows);
+  std::vector<std::function<void()>> jobs;
+  jobs.push_back([&] {
+    batch.devices = Keys(devices);
+    device_pick.resize(devices.size());
+    batch.device_attributes.resize(devices.size());
+    for (size_t i = 0; i < devices.size(); ++i) {
+      star::DeviceAttributes& a = batch.device_attributes[i];
+      a.pick_time = device_pick[i].time;
+      a.device = a.pick_time == kNoPick ? star::Device()
+                                        : star::Device::FromCode(device_pick[i].code);
+    }
+  });
+  for (int w = 0; w < threads; ++w) {
+    jobs.push_back([&, w] {
+      size_t i = facts.size() * w / threads;
+      const size_t end = facts.size() * (w + 1) / threads;
+      auto it = facts.begin();
+      for (size_t k = 0; k < i; ++k) ++it;
+      for (; i < end; ++i, ++it) batch.facts[i] = Row(it->first, it->second);
+    });
   }
-  batch.device_attributes.resize(devices.size());
-  for (size_t i = 0; i < devices.size(); ++i) {
-    star::DeviceAttributes& a = batch.device_attributes[i];
-    a.pick_time = device_pick[i].time;
-    a.device = a.pick_time == kNoPick ? star::Device()
-                                      : star::Device::FromCode(device_pick[i].code);
-  }
-  DeriveReferrerAttributes(&batch, 0);
+  jobs.push_back([&] {
+    size_t at = facts.size();
+    for (const auto& u : unmatched) {
+      std::copy(u.begin(), u.end(), batch.facts.begin() + static_cast<ptrdiff_t>(at));
+      at += u.size();
+    }
+  });
+  jobs.push_back([&] {
+    batch.products = Keys(products);
+    batch.referrers = Keys(referrers);
+    DeriveReferrerAttributes(&batch, 0);
+    batch.stores = Keys(stores);
+    store_pick.resize(stores.size());
+    batch.store_attributes.resize(stores.size());
+    for (size_t i = 0; i < stores.size(); ++i) {
+      star::StoreAttributes& a = batch.store_attributes[i];
+      a.pick_time = store_pick[i].time;
+      a.domain = std::move(store_pick[i].domain);
+      a.country = a.pick_time == kNoPick ? star::kUnknownCountry
+                                         : star::CountryIdFromDomain(a.domain);
+    }
+  });
+  RunJobs(threads, jobs.size(), [&](size_t j) { jobs[j](); });
   for (const auto& [day, unused] : result.day_events) batch.days.push_back(day);
   switch (options.dates.mode) {
     case DateSelection::Mode::kDays:
@@ -667,9 +743,6 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
       }
       break;
   }
-  batch.facts.reserve(facts.size() + unmatched.size());
-  for (const auto& [key, agg] : facts) batch.facts.push_back(Row(key, agg));
-  batch.facts.insert(batch.facts.end(), unmatched.begin(), unmatched.end());
   RecountFacts(&result);
   return result;
 }
