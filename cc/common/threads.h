@@ -11,12 +11,19 @@
 //
 // Hands jobs 0 .. jobs - 1, in that order, to `n` workers as they come
 // free (longest jobs first balances best); returns when all are done.
+//
+//   ScopedThread opener([&] { opened = Open(); });
+//
+// A thread joined when it goes out of scope (C++20's std::jthread without
+// stop tokens), so that an early return never leaves it running; Join()
+// waits for it before that.
 #ifndef PV_COMMON_THREADS_H_
 #define PV_COMMON_THREADS_H_
 
 #include <atomic>
 #include <cstddef>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace pv {
@@ -36,6 +43,21 @@ void RunJobs(int n, size_t jobs, const Fn& fn) {
     for (size_t j; (j = next.fetch_add(1)) < jobs;) fn(j);
   });
 }
+
+class ScopedThread {
+ public:
+  template <typename Fn>
+  explicit ScopedThread(Fn&& fn) : thread_(std::forward<Fn>(fn)) {}
+  ScopedThread(const ScopedThread&) = delete;
+  ScopedThread& operator=(const ScopedThread&) = delete;
+  ~ScopedThread() { Join(); }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
 
 }  // namespace pv
 

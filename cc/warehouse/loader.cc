@@ -380,50 +380,62 @@ absl::Status RunOnConnections(
   return first;
 }
 
-// The facts with their surrogate keys, in the order the partitions are
-// built: by day in `batch.fact_days` order (rows of any other day last, for
-// BuildStagedPartitions to report), each day sorted by grain; the days are
-// sorted on `threads` threads.
+}  // namespace
+
 std::vector<KeyedFact> KeyFacts(const StarBatch& batch, const std::vector<int32_t>& products,
                                 const std::vector<int32_t>& stores,
                                 const std::vector<int32_t>& referrers,
                                 const std::vector<int32_t>& devices, int threads) {
+  threads = std::max(1, threads);
   absl::flat_hash_map<int32_t, size_t> bucket;  // day -> bucket, a handful
   std::vector<int32_t> date_key;                 // by bucket
   for (int32_t day : batch.fact_days) {
     if (bucket.emplace(day, bucket.size()).second) date_key.push_back(DateKey(day));
   }
-  const size_t stray = bucket.size();
-  std::vector<size_t> begin(stray + 2, 0);
+  const size_t stray = bucket.size(), buckets = stray + 1;
   auto bucket_of = [&](int32_t day) {
     auto it = bucket.find(day);
     return it != bucket.end() ? it->second : stray;
   };
-  for (const FactRow& f : batch.facts) ++begin[bucket_of(f.day) + 1];
-  for (size_t b = 1; b < begin.size(); ++b) begin[b] += begin[b - 1];
-  std::vector<size_t> fill(begin.begin(), begin.end() - 1);
-  std::vector<KeyedFact> keyed(batch.facts.size());
-  for (size_t i = 0; i < batch.facts.size(); ++i) {
-    const FactRow& f = batch.facts[i];
-    const size_t b = bucket_of(f.day);
-    keyed[fill[b]++] = {b < stray ? date_key[b] : DateKey(f.day),
+  // Each thread keys a range of the facts into its own slice of every
+  // bucket: counted first, then written.
+  const size_t n = batch.facts.size();
+  std::vector<std::vector<size_t>> count(threads, std::vector<size_t>(buckets, 0));
+  RunOnThreads(threads, [&](int w) {
+    for (size_t i = n * w / threads, end = n * (w + 1) / threads; i < end; ++i) {
+      ++count[w][bucket_of(batch.facts[i].day)];
+    }
+  });
+  std::vector<size_t> begin(buckets + 1, 0);
+  std::vector<std::vector<size_t>> fill(threads, std::vector<size_t>(buckets));
+  for (size_t b = 0, at = 0; b < buckets; ++b) {
+    begin[b] = at;
+    for (int w = 0; w < threads; ++w) {
+      fill[w][b] = at;
+      at += count[w][b];
+    }
+    begin[b + 1] = at;
+  }
+  std::vector<KeyedFact> keyed(n);
+  RunOnThreads(threads, [&](int w) {
+    std::vector<size_t>& at = fill[w];
+    for (size_t i = n * w / threads, end = n * (w + 1) / threads; i < end; ++i) {
+      const FactRow& f = batch.facts[i];
+      const size_t b = bucket_of(f.day);
+      keyed[at[b]++] = {b < stray ? date_key[b] : DateKey(f.day),
                         products[f.product],
                         stores[f.store],
                         referrers[f.referrer],
                         devices[f.device],
                         static_cast<uint32_t>(i)};
-  }
-  std::atomic<size_t> next{0};
-  RunOnThreads(threads, [&](int) {
-    for (size_t b; (b = next.fetch_add(1)) <= stray;) {
-      std::sort(keyed.begin() + static_cast<ptrdiff_t>(begin[b]),
-                keyed.begin() + static_cast<ptrdiff_t>(begin[b + 1]));
     }
+  });
+  RunJobs(threads, buckets, [&](size_t b) {
+    std::sort(keyed.begin() + static_cast<ptrdiff_t>(begin[b]),
+              keyed.begin() + static_cast<ptrdiff_t>(begin[b + 1]));
   });
   return keyed;
 }
-
-}  // namespace
 
 absl::Status WarehouseLoader::DropStaging(PgConnection* conn) {
   // Only what BuildStagedPartitions creates (FactPartitionName's names):
@@ -439,12 +451,10 @@ absl::Status WarehouseLoader::DropStaging(PgConnection* conn) {
   return absl::OkStatus();
 }
 
-absl::Status WarehouseLoader::BuildStagedPartitions(
-    const StarBatch& batch, const std::vector<KeyedFact>& keyed,
-    LoadStats* stats) {
-  absl::Time t = absl::Now();
+absl::Status WarehouseLoader::OpenStaging(
+    const std::vector<int32_t>& fact_days,
+    std::vector<std::unique_ptr<PgConnection>>* side) const {
   const int streams = std::max(1, options_.streams);
-  std::vector<std::unique_ptr<PgConnection>> side;
   for (int i = 0; i < streams; ++i) {
     PV_ASSIGN_OR_RETURN(auto c, PgConnection::Connect(options_.conninfo));
     PV_RETURN_IF_ERROR(c->SetConfig("maintenance_work_mem", options_.maintenance_work_mem,
@@ -453,19 +463,12 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
                                     absl::StrCat(std::max(0, options_.index_workers)),
                                     /*local=*/false));
     PV_RETURN_IF_ERROR(ApplyStatementTimeout(c.get()));
-    side.push_back(std::move(c));
+    side->push_back(std::move(c));
   }
-  // Empty tables first, each with the CHECK that lets ATTACH skip its scan.
-  struct Chunk {
-    int32_t day;
-    size_t begin, end;  // into `keyed`
-  };
-  std::vector<Chunk> chunks;
-  size_t pos = 0;
-  for (int32_t day : batch.fact_days) {
+  // Empty tables, each with the CHECK that lets ATTACH skip its scan.
+  for (int32_t day : fact_days) {
     const std::string part = FactPartitionName(day);
-    const int32_t date_key = DateKey(day);
-    PV_RETURN_IF_ERROR(side[0]->Exec(absl::StrCat(
+    PV_RETURN_IF_ERROR((*side)[0]->Exec(absl::StrCat(
         "CREATE TABLE pv_staging.", part,
         " (LIKE public.fact_product_views INCLUDING DEFAULTS)"
         // Autovacuum would start analyzing the fresh rows and hold a lock
@@ -473,7 +476,24 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
         // on when the partition is attached.
         " WITH (autovacuum_enabled = off);"
         "ALTER TABLE pv_staging.", part, " ADD CONSTRAINT ", part,
-        "_date CHECK (date_key = ", date_key, ")")));
+        "_date CHECK (date_key = ", DateKey(day), ")")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WarehouseLoader::BuildStagedPartitions(
+    const StarBatch& batch, const std::vector<KeyedFact>& keyed,
+    std::vector<std::unique_ptr<PgConnection>>& side, LoadStats* stats) {
+  absl::Time t = absl::Now();
+  const int streams = static_cast<int>(side.size());
+  struct Chunk {
+    int32_t day;
+    size_t begin, end;  // into `keyed`
+  };
+  std::vector<Chunk> chunks;
+  size_t pos = 0;
+  for (int32_t day : batch.fact_days) {
+    const int32_t date_key = DateKey(day);
     size_t begin = pos;
     while (pos < keyed.size() && keyed[pos].date_key == date_key) ++pos;
     // Split the day into pieces so that every stream has work.
@@ -921,6 +941,12 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
                                       /*local=*/true));
   PV_RETURN_IF_ERROR(conn_->SetConfig("work_mem", options_.work_mem, /*local=*/true));
 
+  // The fact streams' connections and empty partitions, opened while the
+  // keys are planned here.
+  std::vector<std::unique_ptr<PgConnection>> side;
+  absl::Status opened;
+  ScopedThread opener([&] { opened = OpenStaging(batch.fact_days, &side); });
+
   // 1. Dimensions: the members' keys first (the lookups), so that the facts
   // can be built while the dimensions are written.
   absl::Time t = absl::Now();
@@ -1057,15 +1083,17 @@ absl::Status WarehouseLoader::LoadInTransaction(const StarBatch& batch,
   // own), then swapped in here, inside the transaction.
   absl::Status written;
   t = absl::Now();
-  std::thread writer([&] {
+  ScopedThread writer([&] {
     written = write_dimensions();
     stats->dimension_seconds = lookup_seconds + Seconds(t);
   });
   stats->fact_rows = static_cast<int64_t>(batch.facts.size());
   std::vector<KeyedFact> keyed = KeyFacts(batch, products.keys, stores.keys, referrers.keys,
                                           devices.keys, std::max(1, options_.streams));
-  const absl::Status built = BuildStagedPartitions(batch, keyed, stats);
-  writer.join();
+  opener.Join();
+  const absl::Status built =
+      opened.ok() ? BuildStagedPartitions(batch, keyed, side, stats) : opened;
+  writer.Join();
   PV_RETURN_IF_ERROR(written);
   PV_RETURN_IF_ERROR(built);
 

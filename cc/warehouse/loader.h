@@ -28,6 +28,7 @@
 #define PV_WAREHOUSE_LOADER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -110,8 +111,13 @@ class WarehouseLoader {
                              absl::string_view error);
 
  private:
+  // Opens the side connections (options_.streams) and creates each fact
+  // day's empty staging partition.
+  absl::Status OpenStaging(const std::vector<int32_t>& fact_days,
+                           std::vector<std::unique_ptr<PgConnection>>* side) const;
   absl::Status BuildStagedPartitions(const StarBatch& batch,
                                      const std::vector<KeyedFact>& keyed,
+                                     std::vector<std::unique_ptr<PgConnection>>& side,
                                      LoadStats* stats);
   static absl::Status DropStaging(PgConnection* conn);
   absl::Status ApplyStatementTimeout(PgConnection* conn) const;
@@ -150,6 +156,15 @@ class FactChecksumAccumulator {
  private:
   uint64_t sum_ = 0, mix_ = 0;
 };
+
+// The facts of `batch` with their surrogate keys (`products[ordinal]`, ...),
+// in the order the load writes them: by day in `batch.fact_days` order (rows
+// of any other day last), each day sorted by KeyedFact's operator<. Runs on
+// `threads` threads.
+std::vector<KeyedFact> KeyFacts(const StarBatch& batch, const std::vector<int32_t>& products,
+                                const std::vector<int32_t>& stores,
+                                const std::vector<int32_t>& referrers,
+                                const std::vector<int32_t>& devices, int threads);
 
 }  // namespace pv::warehouse
 
