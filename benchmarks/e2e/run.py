@@ -7,11 +7,17 @@ on the same NDJSON events, the same cores and the same PostgreSQL.
 Steps: build our binaries (bazel), install the peers (install_peers.sh, into
 .run/), start a dedicated durable PostgreSQL cluster (.run/bench-services,
 through tools/services/postgres.sh; PV_PG_FAST is never set), generate the
-events once per N (cached in .run/bench-data), then per N:
+events once per N (cached in .run/bench-data), then per N our import, then
+--repeats rounds (default 3) of
 
-  us      import (NDJSON -> segments), batch --noload (compute only),
-          batch (compute + load into database bench_us)
-  duckdb  duckdb_job.py into database bench_duckdb
+  us      batch --noload (compute only), batch (compute + load into a fresh
+          database bench_us)
+  floor   ../shared/bench/pg_floor.sh for what that batch loaded
+  duckdb  duckdb_job.py into a fresh database bench_duckdb
+
+so that a busy spell of this shared machine hits everyone alike (the median
+of each counts; the table lists every run), then once
+
   spark   spark_job.py into database bench_spark
 
 Each measured command runs alone; wall time is measured here and peak RSS is
@@ -334,7 +340,16 @@ def warm_dir(path):
             warm(os.path.join(path, name))
 
 
+def _median(values):
+    return sorted(values)[len(values) // 2] if values else None
+
+
 def run_n(n, args, pg, peers_ready):
+    """One N: our import once, then --repeats rounds of (our batch --noload,
+    our batch into a fresh bench_us, PostgreSQL's floor for what it loaded,
+    DuckDB into a fresh bench_duckdb), so that a busy spell of the shared
+    machine hits everyone alike; the median of each counts. Spark runs once.
+    The checks compare the last round's warehouses."""
     events = generate(n, args)
     first = datetime.date.fromisoformat(args.start_date)
     last = first + datetime.timedelta(days=args.days - 1)
@@ -342,48 +357,52 @@ def run_n(n, args, pg, peers_ready):
     log_dir = os.path.join(RESULTS, f"logs-{n}")
     os.makedirs(log_dir, exist_ok=True)
     env = pg.child_env()
-    rows = []  # dicts: system, stage, wall, rss, ratio, check
+    rows = []  # dicts: system, stage, r (wall, rss, rc), walls, ratio, check
     t = args.threads
 
-    # --- us ---
+    # --- us: the import, once ---
     segments = os.path.join(RUN, "bench-data", f"segments-{n}")
     shutil.rmtree(segments, ignore_errors=True)
     quarantine = os.path.join(RUN, "bench-data", f"quarantine-{n}")
-    shutil.rmtree(quarantine, ignore_errors=True)
     warm(events)
     imp = measure("us-import", [BIN["import"], f"--input={events}", f"--segments={segments}"],
                   env, log_dir)
-    pg.fresh_db("bench_us")
     batch_cmd = [BIN["batch"], f"--segments={segments}", f"--pg={pg.conninfo('bench_us')}",
                  f"--threads={t}", f"--quarantine={quarantine}"] + dates
-    # Like every peer's input, ours is in the page cache when its run starts.
-    warm_dir(segments)
-    noload = measure("us-batch-noload", batch_cmd + ["--noload"], env, log_dir)
-    warm_dir(segments)
-    batch = measure("us-batch", batch_cmd, env, log_dir)
-    us_ok = imp["rc"] == 0 and batch["rc"] == 0
-    us_check = "reference" if us_ok else failure_reason(batch if imp["rc"] == 0 else imp)
-    rows.append(dict(system="this project", stage="import (NDJSON -> segments)", r=imp,
-                     check=us_check if imp["rc"] == 0 else failure_reason(imp)))
-    rows.append(dict(system="this project", stage="batch --noload (compute only)", r=noload,
-                     check="reference" if noload["rc"] == 0 else failure_reason(noload)))
-    rows.append(dict(system="this project", stage="batch (compute + load, committed)", r=batch,
-                     check=us_check))
-    both = {"wall": imp["wall"] + batch["wall"], "rss_mb": max(imp["rss_mb"], batch["rss_mb"]),
-            "rc": imp["rc"] or batch["rc"]}
-    rows.append(dict(system="this project", stage="import + batch", r=both, check=us_check))
-    base = {"batch": batch["wall"], "noload": noload["wall"], "import+batch": both["wall"]}
+    duck_ready = "duckdb" in args.peers and peers_ready[0]
 
-    # --- PostgreSQL's floor for the same rows and indexes ---
-    if us_ok:
-        rows.extend(floor_rows(pg, "bench_us", batch, env, log_dir))
-
-    # --- duckdb ---
-    if "duckdb" in args.peers:
-        if not peers_ready[0]:
-            rows.append(dict(system="DuckDB", stage="read_ndjson + SQL + COPY", r=None,
-                             check=f"not run: {peers_ready[1]}"))
-        else:
+    # --- the timed rounds ---
+    runs = {"noload": [], "batch": [], "load": [], "floor": [], "duckdb": [],
+            "duckdb_compute": []}
+    failed = {}  # what -> failed run (or reason)
+    floor_line = ""
+    for i in range(args.repeats if imp["rc"] == 0 else 0):
+        log(f"N={n:,}: round {i + 1}/{args.repeats}")
+        # Like every peer's input, ours is in the page cache when its run starts.
+        shutil.rmtree(quarantine, ignore_errors=True)
+        warm_dir(segments)
+        r = measure("us-batch-noload", batch_cmd + ["--noload"], env, log_dir)
+        if r["rc"] != 0:
+            failed["noload"] = r
+            break
+        runs["noload"].append(r)
+        shutil.rmtree(quarantine, ignore_errors=True)
+        pg.fresh_db("bench_us")
+        warm_dir(segments)
+        r = measure("us-batch", batch_cmd, env, log_dir)
+        if r["rc"] != 0:
+            failed["batch"] = r
+            break
+        runs["batch"].append(r)
+        if "floor" not in failed:
+            f = floor_once(pg, "bench_us", r, env, log_dir)
+            if isinstance(f, str):
+                failed["floor"] = f
+            else:
+                runs["load"].append(f[0])
+                runs["floor"].append(f[1])
+                floor_line = f[2]
+        if duck_ready and "duckdb" not in failed:
             pg.fresh_db("bench_duckdb")
             warm(events)
             r = measure("duckdb", [VENV_PY, os.path.join(E2E, "duckdb_job.py"),
@@ -391,21 +410,75 @@ def run_n(n, args, pg, peers_ready):
                                    f"--threads={t}"] + dates, env, log_dir)
             res = peer_result(r["out"])
             if r["rc"] != 0 or not res:
-                check = failure_reason(r)
-                ok = False
+                failed["duckdb"] = r
             else:
-                ok, check = compare(pg, "bench_us", "bench_duckdb") if us_ok else (
-                    False, "not checked: our run failed")
-            compute = {"wall": res["phases"]["compute"], "rss_mb": None, "rc": 0} if res else None
+                runs["duckdb"].append(r)
+                runs["duckdb_compute"].append(res["phases"]["compute"])
+
+    def walls(name):
+        return [x["wall"] for x in runs[name]]
+
+    us_ok = imp["rc"] == 0 and bool(runs["batch"]) and not failed.keys() & {"noload", "batch"}
+    us_fail = None
+    if imp["rc"] != 0:
+        us_fail = failure_reason(imp)
+    elif not us_ok:
+        us_fail = failure_reason(failed.get("noload") or failed.get("batch"))
+    noload = _median_run(runs["noload"]) or failed.get("noload")
+    batch = _median_run(runs["batch"]) or failed.get("batch")
+    rows.append(dict(system="this project", stage="import (NDJSON -> segments)", r=imp,
+                     check="reference" if imp["rc"] == 0 else failure_reason(imp)))
+    rows.append(dict(system="this project", stage="batch --noload (compute only)", r=noload,
+                     walls=walls("noload"),
+                     check="reference" if noload and noload["rc"] == 0 else
+                     (us_fail or "not run")))
+    rows.append(dict(system="this project", stage="batch (compute + load, committed)",
+                     r=batch, walls=walls("batch"), check="reference" if us_ok else us_fail))
+    if not us_ok:
+        return rows
+    both = {"wall": imp["wall"] + batch["wall"], "rss_mb": max(imp["rss_mb"], batch["rss_mb"]),
+            "rc": 0}
+    rows.append(dict(system="this project", stage="import + batch", r=both, check="reference"))
+    base = {"batch": batch["wall"], "noload": noload["wall"], "import+batch": both["wall"]}
+
+    # --- PostgreSQL's floor for the same rows and indexes ---
+    if "floor" in failed or not runs["floor"]:
+        rows.append(dict(system="PostgreSQL floor", stage="pg_floor.sh", r=None,
+                         check=failed.get("floor", "not run")))
+    else:
+        floor = _median(runs["floor"])
+        rows.append(dict(system="this project", stage="load phase of the batch (ledger)",
+                         r={"wall": _median(runs["load"]), "rss_mb": None, "rc": 0},
+                         walls=runs["load"], ok=True, check="reference",
+                         ratio=[("the PostgreSQL floor", floor)]))
+        rows.append(dict(system="PostgreSQL floor", stage="pg_floor.sh: the same rows and "
+                         "indexes, plain COPY + index builds",
+                         r={"wall": floor, "rss_mb": None, "rc": 0}, walls=runs["floor"],
+                         check=floor_line + (" (last round)" if len(runs["floor"]) > 1
+                                             else "")))
+
+    # --- duckdb ---
+    if "duckdb" in args.peers:
+        if not peers_ready[0]:
+            rows.append(dict(system="DuckDB", stage="read_ndjson + SQL + COPY", r=None,
+                             check=f"not run: {peers_ready[1]}"))
+        else:
+            if "duckdb" in failed:
+                ok, check = False, failure_reason(failed["duckdb"])
+            else:
+                ok, check = compare(pg, "bench_us", "bench_duckdb")
+            r = _median_run(runs["duckdb"]) or failed.get("duckdb")
+            compute = ({"wall": _median(runs["duckdb_compute"]), "rss_mb": None, "rc": 0}
+                       if runs["duckdb_compute"] else None)
             rows.append(dict(system="DuckDB", stage="read_ndjson + SQL (compute, in-process)",
-                             r=compute, check=check, ok=ok,
+                             r=compute, walls=runs["duckdb_compute"], check=check, ok=ok,
                              ratio=[("our batch --noload", base["noload"])]))
             rows.append(dict(system="DuckDB", stage="end to end (+ COPY into PostgreSQL)", r=r,
-                             check=check, ok=ok,
+                             walls=walls("duckdb"), check=check, ok=ok,
                              ratio=[("our batch", base["batch"]),
                                     ("our import + batch", base["import+batch"])]))
 
-    # --- spark ---
+    # --- spark, once ---
     if "spark" in args.peers:
         if not peers_ready[0]:
             rows.append(dict(system="Spark (seed job)", stage="end to end", r=None,
@@ -422,8 +495,7 @@ def run_n(n, args, pg, peers_ready):
             if r["rc"] != 0 or not res:
                 ok, check = False, failure_reason(r)
             else:
-                ok, check = compare(pg, "bench_us", "bench_spark") if us_ok else (
-                    False, "not checked: our run failed")
+                ok, check = compare(pg, "bench_us", "bench_spark")
             rows.append(dict(system="Spark (seed job)", stage="end to end (JDBC into PostgreSQL)",
                              r=r, check=check, ok=ok,
                              ratio=[("our batch", base["batch"]),
@@ -436,36 +508,27 @@ def run_n(n, args, pg, peers_ready):
 FLOOR_SH = os.path.join(REPO, "..", "shared", "bench", "pg_floor.sh")
 
 
-def floor_rows(pg, db, batch, env, log_dir):
+def floor_once(pg, db, batch, env, log_dir):
     """Our load (the batch summary's "load" figure: dimensions, fact COPY,
-    indexes, swap, commit) beside what PostgreSQL itself needs for the same
+    indexes, swap, commit) and what PostgreSQL itself needs for the same
     final rows and indexes (../shared/bench/pg_floor.sh: binary COPY into
     fresh unindexed tables on 2 connections, then the indexes on 2
-    connections, durable commit)."""
+    connections, durable commit): (load s, floor s, the floor's own line),
+    or why there is no figure."""
     m = re.search(r"load ([0-9.]+) s \(dimensions", batch.get("out", ""))
-    load = float(m.group(1)) if m else None
+    if not m:
+        return "no load figure in the batch's summary"
     if not os.path.exists(FLOOR_SH):
-        return [dict(system="PostgreSQL floor", stage="pg_floor.sh", r=None,
-                     check=f"not run: {FLOOR_SH} missing")]
+        return f"not run: {FLOOR_SH} missing"
     pg.admin("DROP DATABASE IF EXISTS bench_floor WITH (FORCE)")
     pg.admin("CREATE DATABASE bench_floor OWNER pv")
     pg.admin("GRANT pg_checkpoint TO pv")  # pg_floor.sh checkpoints before it times
     r = measure("pg-floor", ["bash", FLOOR_SH, pg.conninfo(db), pg.conninfo("bench_floor")],
                 env, log_dir)
-    m = re.search(r"floor: .*= ([0-9.]+) s", r["out"])
-    if r["rc"] != 0 or not m or load is None:
-        return [dict(system="PostgreSQL floor", stage="pg_floor.sh", r=None,
-                     check=failure_reason(r) if r["rc"] != 0 else "no floor/load figure")]
-    floor = float(m.group(1))
-    line = m.group(0)
-    return [
-        dict(system="this project", stage="load phase of the batch (ledger)",
-             r={"wall": load, "rss_mb": None, "rc": 0}, ok=True,
-             check="reference", ratio=[("the PostgreSQL floor", floor)]),
-        dict(system="PostgreSQL floor", stage="pg_floor.sh: the same rows and indexes, "
-             "plain COPY + index builds", r={"wall": floor, "rss_mb": None, "rc": 0},
-             check=line),
-    ]
+    f = re.search(r"floor: .*= ([0-9.]+) s", r["out"])
+    if r["rc"] != 0 or not f:
+        return failure_reason(r) if r["rc"] != 0 else "no floor figure in pg_floor.sh's output"
+    return float(m.group(1)), float(f.group(1)), f.group(0)
 
 
 def render(n, args, rows, machine, pg_settings):
@@ -489,7 +552,10 @@ def render(n, args, rows, machine, pg_settings):
             ratio = "; ".join(parts)
             if not row.get("ok"):
                 ratio = f"(not counted) {ratio}"
-        out.append(f"| {row['system']} | {row['stage']} | {wall:.2f} | "
+        shown = f"{wall:.2f}"
+        if row.get("walls") and len(row["walls"]) > 1:
+            shown += f" (median of {', '.join(f'{w:.2f}' for w in row['walls'])})"
+        out.append(f"| {row['system']} | {row['stage']} | {shown} | "
                    f"{(n / wall if wall > 0 and not failed else 0):,.0f} | {rss} | {ratio} | "
                    f"{row['check']} |")
     for row in rows:
@@ -969,6 +1035,10 @@ def main():
     ap.add_argument("--invalid-records", action="store_true",
                     help="keep datagen's not-JSON / not-object records (the peers cannot "
                          "reject all of them as we do; their checks then fail)")
+    ap.add_argument("--repeats", type=lambda v: max(1, int(v)), default=3,
+                    help="backfill: rounds of our batch --noload, our batch, the PostgreSQL "
+                         "floor and DuckDB, interleaved; the median of each counts (the "
+                         "import and Spark run once)")
     ap.add_argument("--spark-driver-memory", default="4g")
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--skip-install", action="store_true")
