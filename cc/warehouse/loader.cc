@@ -507,6 +507,7 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
     return absl::InternalError("fact rows outside the fact days");
   }
   const int64_t processed_at_us = absl::ToUnixMicros(absl::Now());
+  constexpr size_t kPrefetchAhead = 16;
   // The ledger's checksum, folded in while the rows are encoded (it is
   // order-independent): one accumulator per chunk, merged after.
   std::vector<FactChecksumAccumulator> sums(chunks.size());
@@ -527,6 +528,15 @@ absl::Status WarehouseLoader::BuildStagedPartitions(
                     header = true;
                   }
                   for (; next < c.end && out->size() < (1 << 20); ++next) {
+                    // The rows are read in grain order, at random in
+                    // batch.facts: fetch a few ahead (it was a cache miss
+                    // per row, a tenth of the whole batch's CPU time).
+                    if (next + kPrefetchAhead < c.end) {
+                      const char* ahead = reinterpret_cast<const char*>(
+                          &batch.facts[keyed[next + kPrefetchAhead].row]);
+                      __builtin_prefetch(ahead);
+                      __builtin_prefetch(ahead + sizeof(FactRow) - 1);
+                    }
                     const KeyedFact& k = keyed[next];
                     const FactRow& f = batch.facts[k.row];
                     sum.Add(k, f);
