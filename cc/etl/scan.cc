@@ -4,6 +4,7 @@
 #include <atomic>
 #include <climits>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -348,6 +349,17 @@ absl::Status ScanBlock(const segment::SegmentReader& reader, const std::string& 
   return absl::OkStatus();
 }
 
+// Calls fn(i, key, aggregate) for the i-th entries of `facts`, in its
+// iteration order, of the w-th of `parts` equal ranges.
+template <typename Fn>
+void ForRange(const FactMap& facts, int w, int parts, const Fn& fn) {
+  size_t i = facts.size() * w / parts;
+  const size_t end = facts.size() * (w + 1) / parts;
+  auto it = facts.begin();
+  std::advance(it, i);
+  for (; i < end; ++i, ++it) fn(i, it->first, it->second);
+}
+
 // One dimension's merge of a thread dictionary into the result's.
 struct DictionaryMerge {
   const DimensionDictionary* local;
@@ -647,26 +659,20 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
     std::vector<std::vector<std::pair<HashedGrainKey, FactAgg>>> missed(threads);
     unmatched.resize(threads);
     RunOnThreads(threads, [&](int w) {
-      const size_t n = st.facts.size();
-      size_t i = n * w / threads;
-      const size_t end = n * (w + 1) / threads;
-      auto it = st.facts.begin();
-      for (size_t k = 0; k < i; ++k) ++it;
-      for (; i < end; ++i, ++it) {
-        const GrainKey& local = it->first;
-        if (local.day < keep_from) continue;
+      ForRange(st.facts, w, threads, [&](size_t, const GrainKey& local, const FactAgg& agg) {
+        if (local.day < keep_from) return;
         const GrainKey key{local.day, rp[local.product], rs[local.store], rr[local.referrer],
                            rd[local.device]};
         const HashedGrainKey hashed{key, GrainKeyHash()(key)};
         auto found = facts.find(hashed);
         if (found != facts.end()) {
-          found->second.Merge(it->second);
+          found->second.Merge(agg);
         } else if (last) {
-          unmatched[w].push_back(Row(key, it->second));
+          unmatched[w].push_back(Row(key, agg));
         } else {
-          missed[w].push_back({hashed, it->second});
+          missed[w].push_back({hashed, agg});
         }
-      }
+      });
     });
     st.facts = FactMap();  // free as we go
     for (auto& m : missed) {
@@ -694,11 +700,9 @@ absl::StatusOr<ScanResult> Scan(const ScanOptions& options) {
   });
   for (int w = 0; w < threads; ++w) {
     jobs.push_back([&, w] {
-      size_t i = facts.size() * w / threads;
-      const size_t end = facts.size() * (w + 1) / threads;
-      auto it = facts.begin();
-      for (size_t k = 0; k < i; ++k) ++it;
-      for (; i < end; ++i, ++it) batch.facts[i] = Row(it->first, it->second);
+      ForRange(facts, w, threads, [&](size_t i, const GrainKey& key, const FactAgg& agg) {
+        batch.facts[i] = Row(key, agg);
+      });
     });
   }
   jobs.push_back([&] {
