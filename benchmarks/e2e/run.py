@@ -340,8 +340,8 @@ def warm_dir(path):
             warm(os.path.join(path, name))
 
 
-def _median(values):
-    return sorted(values)[len(values) // 2] if values else None
+def _median(items, key=None):
+    return sorted(items, key=key)[len(items) // 2] if items else None
 
 
 def run_n(n, args, pg, peers_ready):
@@ -772,7 +772,7 @@ def timed_round(states, i, args, pg, peers_ready):
 
 
 def _median_run(runs):
-    return sorted(runs, key=lambda x: x["wall"])[len(runs) // 2] if runs else None
+    return _median(runs, key=lambda x: x["wall"])
 
 
 def finish_nightly(st, args, pg, peers_ready):
